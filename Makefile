@@ -1,0 +1,36 @@
+# Clearwatch: `make demo` and `make test` each set themselves up from a fresh clone.
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+DEMO_SECONDS ?= 60
+PYTEST_ARGS ?=
+APT_PACKAGES := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+
+.PHONY: demo test lint apt-deps venv bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+apt-deps:
+	@scripts/apt-deps.sh $(APT_PACKAGES)
+
+demo: $(STAMP)
+	$(VENV)/bin/clearwatch demo --duration $(DEMO_SECONDS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+test: $(STAMP) apt-deps lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) apt-deps
+	$(VENV)/bin/python benchmarks/recording.py
+
+clean:
+	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

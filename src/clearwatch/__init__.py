@@ -1,0 +1,3 @@
+"""Clearwatch: self-hosted, accountable video surveillance."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from clearwatch.cli import main
+
+main()

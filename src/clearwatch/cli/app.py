@@ -1,0 +1,281 @@
+"""The ``clearwatch`` command."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from clearwatch.cli.common import (
+    ConfigOption,
+    DataOption,
+    JsonOption,
+    console,
+    open_db,
+    print_json,
+    resolve_config,
+    setup_logging,
+)
+from clearwatch.config import load_config
+from clearwatch.config.units import format_size
+from clearwatch.recording import Retention, export_range
+from clearwatch.service import Service, retention_policy
+from clearwatch.storage import CameraStatusStore, HoldStore, SegmentIndex, find_gaps
+from clearwatch.timeparse import fmt_time, parse_time
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Clearwatch: self-hosted, accountable video surveillance.")
+config_app = typer.Typer(no_args_is_help=True, help="Check configuration files.")
+recordings_app = typer.Typer(no_args_is_help=True, help="Recorded footage.")
+holds_app = typer.Typer(no_args_is_help=True, help="Evidence holds: footage retention must keep.")
+app.add_typer(config_app, name="config")
+app.add_typer(recordings_app, name="recordings")
+app.add_typer(holds_app, name="holds")
+
+STALE_AFTER = 10.0
+
+
+# run ---------------------------------------------------------------------------------------------
+
+def run_until_signalled(service: Service, duration: float | None = None,
+                        on_tick: callable | None = None) -> None:  # type: ignore[valid-type]
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if not service.started:
+        service.start()
+    deadline = time.monotonic() + duration if duration else None
+    try:
+        while not stop.wait(1.0):
+            if on_tick:
+                on_tick()
+            if deadline and time.monotonic() >= deadline:
+                break
+    finally:
+        console.print("[dim]stopping cameras…[/dim]")
+        service.stop()
+
+
+@app.command()
+def run(config: Path = typer.Argument(..., help="YAML config file.")) -> None:
+    """Run Clearwatch: record every configured camera until stopped (Ctrl-C or SIGTERM)."""
+    cfg = load_config(config)
+    setup_logging(cfg.logging.level)
+    if not cfg.cameras:
+        console.print("[yellow]no cameras configured[/yellow]; add some under 'cameras:'")
+    run_until_signalled(Service(cfg))
+
+
+@app.command()
+def demo(
+    duration: float = typer.Option(0, help="Stop after this many seconds (0: run until Ctrl-C)."),
+    data: Path = typer.Option(Path("clearwatch-data"), "--data", help="Where the demo keeps its data."),
+) -> None:
+    """Loop a real clip as a live camera and record it: no config needed."""
+    from clearwatch.cli.demo import run_demo
+
+    setup_logging("warning")
+    run_demo(duration, data.absolute())
+
+
+# config ------------------------------------------------------------------------------------------
+
+@config_app.command("check")
+def config_check(file: Path = typer.Argument(..., help="YAML config file.")) -> None:
+    """Validate a config file; print every problem with its path and line."""
+    cfg = load_config(file)
+    console.print(f"[green]ok[/green] {file}: {len(cfg.cameras)} camera(s), data in {cfg.data_dir}")
+
+
+# cameras -----------------------------------------------------------------------------------------
+
+@app.command()
+def cameras(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    """Camera health as reported by the running service."""
+    cfg = resolve_config(config, data)
+    db = open_db(cfg)
+    rows = CameraStatusStore(db).read()
+    now = datetime.now(UTC)
+    out = []
+    for r in rows:
+        stale = (now - r.updated_at).total_seconds() > STALE_AFTER
+        out.append({
+            "camera": r.camera, "state": "offline" if stale and r.state != "stopped" else r.state,
+            "recording": r.recording, "fps_in": r.fps_in, "last_frame_at": r.last_frame_at,
+            "connected_since": r.connected_since, "reconnects": r.reconnects, "last_error": r.last_error,
+            "last_error_at": r.last_error_at, "updated_at": r.updated_at, "service_running": not stale,
+        })
+    for name in cfg.cameras:
+        if name not in {r["camera"] for r in out}:
+            out.append({"camera": name, "state": "never-started", "recording": "off", "fps_in": 0.0,
+                        "last_frame_at": None, "connected_since": None, "reconnects": 0, "last_error": None,
+                        "last_error_at": None, "updated_at": None, "service_running": False})
+    if json:
+        print_json(out)
+        return
+    if not out:
+        console.print("no cameras have reported yet (is `clearwatch run` going?)")
+        return
+    table = Table("camera", "state", "recording", "fps in", "last frame", "reconnects", "last error")
+    colours = {"streaming": "green", "stalled": "red", "reconnecting": "yellow", "connecting": "yellow",
+               "offline": "dim"}
+    for r in out:
+        c = colours.get(r["state"], "white")
+        table.add_row(r["camera"], f"[{c}]{r['state']}[/{c}]", r["recording"], f"{r['fps_in']:.1f}",
+                      fmt_time(r["last_frame_at"]), str(r["reconnects"]), r["last_error"] or "")
+    console.print(table)
+
+
+# recordings --------------------------------------------------------------------------------------
+
+@recordings_app.command("list")
+def recordings_list(
+    camera: str | None = typer.Argument(None, help="Only this camera."),
+    since: str | None = typer.Option(None, help="From (ISO time, 'now' or -1h)."),
+    until: str | None = typer.Option(None, help="Until (ISO time, 'now' or -10m)."),
+    limit: int = typer.Option(200, help="At most this many segments (the newest)."),
+    config: Path | None = ConfigOption,
+    data: Path | None = DataOption,
+    json: bool = JsonOption,
+) -> None:
+    """Recorded segments, and the gaps between them."""
+    cfg = resolve_config(config, data)
+    index = SegmentIndex(open_db(cfg))
+    segs = index.list(camera, parse_time(since) if since else None, parse_time(until) if until else None)
+    segs = segs[-limit:] if limit else segs
+    gaps = find_gaps(segs)
+    if json:
+        print_json({
+            "segments": [{"camera": s.camera, "start": s.start, "end": s.end, "duration": s.duration,
+                          "bytes": s.bytes, "path": str(cfg.recordings_dir / s.path), "status": s.status}
+                         for s in segs],
+            "gaps": [{"camera": g.camera, "start": g.start, "end": g.end, "seconds": g.seconds} for g in gaps],
+        })
+        return
+    if not segs:
+        console.print("no recordings" + (f" for camera {camera!r}" if camera else ""))
+        return
+    table = Table("camera", "start", "end", "duration", "size", "status", "file")
+    gap_after = {(g.camera, g.start): g for g in gaps}
+    for s in segs:
+        table.add_row(s.camera, fmt_time(s.start), fmt_time(s.end), f"{s.duration:.1f} s", format_size(s.bytes),
+                      s.status, s.path)
+        g = gap_after.get((s.camera, s.end))
+        if g:
+            table.add_row(g.camera, fmt_time(g.start), fmt_time(g.end), f"[red]{g.seconds:.1f} s[/red]", "",
+                          "[red]gap[/red]", "")
+    console.print(table)
+    total = sum(s.bytes for s in segs)
+    console.print(f"{len(segs)} segment(s), {format_size(total)}, {len(gaps)} gap(s); files under "
+                  f"{cfg.recordings_dir}")
+
+
+# export ------------------------------------------------------------------------------------------
+
+# "-10m" is a time, not an option
+RELATIVE_TIMES = {"ignore_unknown_options": True}
+
+
+@app.command(context_settings=RELATIVE_TIMES)
+def export(
+    camera: str = typer.Argument(..., help="Camera name."),
+    start: str = typer.Argument(..., help="Start: ISO time (UTC if no offset), 'now' or relative like -10m."),
+    end: str = typer.Argument(..., help="End: ISO time, 'now' or relative."),
+    out: Path = typer.Argument(..., help="Output .mp4 file."),
+    config: Path | None = ConfigOption,
+    data: Path | None = DataOption,
+    json: bool = JsonOption,
+) -> None:
+    """Join a camera's recordings over a time range into one MP4 (no re-encoding)."""
+    cfg = resolve_config(config, data)
+    db = open_db(cfg)
+    t0, t1 = parse_time(start), parse_time(end)
+    with Progress(TextColumn("exporting"), BarColumn(), TextColumn("{task.completed}/{task.total} segments"),
+                  TimeRemainingColumn(), console=console, transient=True, disable=json) as bar:
+        task = bar.add_task("export", total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = export_range(cfg.recordings_dir, SegmentIndex(db), HoldStore(db), camera, t0, t1, out,
+                              progress=step)
+    if json:
+        print_json({"path": result.path, "start": result.start, "end": result.end, "segments": result.segments,
+                    "packets": result.packets, "bytes": result.bytes, "gap_seconds": result.gaps})
+        return
+    console.print(f"[green]exported[/green] {result.path}: {fmt_time(result.start)} → {fmt_time(result.end)} "
+                  f"({result.duration:.1f} s from {result.segments} segment(s), {format_size(result.bytes)})"
+                  + (f", [yellow]{result.gaps:.1f} s of gaps[/yellow]" if result.gaps else ""))
+
+
+# retention & holds -------------------------------------------------------------------------------
+
+@app.command("retention")
+def retention_cmd(config: Path | None = ConfigOption, data: Path | None = DataOption,
+                  json: bool = JsonOption) -> None:
+    """Apply the retention policy now (the service also does this periodically)."""
+    cfg = resolve_config(config, data)
+    db = open_db(cfg)
+    report = Retention(cfg.recordings_dir, SegmentIndex(db), HoldStore(db), retention_policy(cfg)).run_once()
+    if json:
+        print_json(report.__dict__)
+        return
+    console.print(f"deleted {report.deleted} segment(s) ({report.deleted_by_age} by age, "
+                  f"{report.deleted_by_quota} by quota), freed {format_size(report.freed_bytes)}; "
+                  f"{report.kept_held} kept under hold")
+
+
+@holds_app.command("add", context_settings=RELATIVE_TIMES)
+def holds_add(
+    start: str = typer.Argument(...), end: str = typer.Argument(...),
+    reason: str = typer.Option(..., help="Why this footage must be kept (case number, incident)."),
+    camera: str | None = typer.Option(None, help="Only this camera (default: all cameras)."),
+    days: float | None = typer.Option(None, help="Release the hold after this many days (default: never)."),
+    config: Path | None = ConfigOption, data: Path | None = DataOption,
+) -> None:
+    """Keep footage from retention, e.g. as evidence."""
+    cfg = resolve_config(config, data)
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    hold_id = HoldStore(open_db(cfg)).add("evidence", camera, parse_time(start), parse_time(end), reason, "cli",
+                                           expires)
+    console.print(f"hold {hold_id} added")
+
+
+@holds_app.command("list")
+def holds_list(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    """Active holds."""
+    cfg = resolve_config(config, data)
+    holds = HoldStore(open_db(cfg)).active()
+    rows = [{"id": h.id, "kind": h.kind, "camera": h.camera, "start": h.start, "end": h.end, "reason": h.reason,
+             "created_by": h.created_by, "expires_at": h.expires_at} for h in holds]
+    if json:
+        print_json(rows)
+        return
+    table = Table("id", "kind", "camera", "start", "end", "reason", "expires")
+    for r in rows:
+        table.add_row(str(r["id"]), r["kind"], r["camera"] or "all", fmt_time(r["start"]), fmt_time(r["end"]),
+                      r["reason"], fmt_time(r["expires_at"]))
+    console.print(table)
+
+
+@holds_app.command("remove")
+def holds_remove(hold_id: int, config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
+    """Release a hold."""
+    cfg = resolve_config(config, data)
+    if not HoldStore(open_db(cfg)).remove(hold_id):
+        raise typer.BadParameter(f"no hold {hold_id}")
+    console.print(f"hold {hold_id} removed")
+
+
+@app.command("db-upgrade")
+def db_upgrade(config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
+    """Create or migrate the database schema."""
+    cfg = resolve_config(config, data)
+    db = open_db(cfg)
+    console.print(f"database {db.safe_url} is up to date")

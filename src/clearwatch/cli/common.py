@@ -1,0 +1,65 @@
+"""Shared CLI plumbing: where the config comes from, output, logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from clearwatch.config import Config, default_config, load_config
+from clearwatch.storage import Database
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+ConfigOption = typer.Option(
+    None, "--config", "-c", envvar="CLEARWATCH_CONFIG",
+    help="Config file (default: ./clearwatch.yaml if present, else built-in defaults).",
+)
+DataOption = typer.Option(
+    None, "--data", envvar="CLEARWATCH_DATA", help="Data directory when no config is given (default ./clearwatch-data)."
+)
+JsonOption = typer.Option(False, "--json", help="Machine-readable JSON output.")
+
+
+def resolve_config(config: Path | None, data: Path | None = None) -> Config:
+    if config is not None:
+        return load_config(config)
+    if Path("clearwatch.yaml").is_file() and data is None:
+        return load_config(Path("clearwatch.yaml"))
+    return default_config(data)
+
+
+def open_db(cfg: Config) -> Database:
+    db = Database(cfg.database_url)
+    db.migrate()
+    return db
+
+
+def setup_logging(level: str = "info") -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(name)s: %(message)s", datefmt="%H:%M:%S",
+        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=False)], force=True,
+    )
+    for noisy in ("alembic", "libav"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("AV_LOG_FORCE_NOCOLOR", "1")
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, datetime):
+        return o.isoformat().replace("+00:00", "Z")
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o).__name__)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, default=_default, indent=2))

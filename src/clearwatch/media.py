@@ -1,0 +1,100 @@
+"""Make H.264 clips: the demo camera's footage, and test/benchmark streams (no B-frames, fixed GOP)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from clearwatch.errors import ClearwatchError
+
+DEMO_CLIP_NAMES = ("data/video/vtest.avi",)
+DEBIAN_VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def find_demo_clip(cwd: Path | None = None) -> Path | None:
+    """First of $CLEARWATCH_SHARED/data/video/vtest.avi, ../shared/..., Debian's opencv-doc copy."""
+    cwd = cwd or Path.cwd()
+    candidates = []
+    if os.environ.get("CLEARWATCH_SHARED"):
+        candidates.append(Path(os.environ["CLEARWATCH_SHARED"]) / "data/video/vtest.avi")
+    candidates += [cwd / "../shared/data/video/vtest.avi", DEBIAN_VTEST]
+    for c in candidates:
+        if c.is_file():
+            return c.resolve()
+    return None
+
+
+def _encoder(out: av.container.OutputContainer, fps: Fraction, width: int, height: int, gop: int,
+             bitrate: int | None) -> av.video.stream.VideoStream:
+    options = {"preset": "veryfast", "bf": "0", "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
+               "x264-params": "sliced-threads=0"}
+    stream = out.add_stream("libx264", rate=fps, options=options)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    if bitrate:
+        stream.bit_rate = bitrate
+        stream.codec_context.options.update({"maxrate": str(bitrate), "bufsize": str(bitrate * 2)})
+    return stream
+
+
+def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: int | None = None,
+                   gop_seconds: float = 2.0, bitrate: int | None = None, min_seconds: float = 0.0,
+                   progress: Callable[[float], None] | None = None) -> Path:
+    """Re-encode ``src`` to H.264 MP4 (repeating it until ``min_seconds`` long). Written atomically."""
+    tmp = dst.with_name(dst.name + ".part")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with av.open(str(src)) as probe:
+            vs = probe.streams.video[0]
+            fps = vs.average_rate or Fraction(25)
+            total_frames = vs.frames or int(float(probe.duration or 0) / 1e6 * float(fps))
+            w, h = width or vs.codec_context.width, height or vs.codec_context.height
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise ClearwatchError(f"cannot read video {src}: {exc}") from None
+    need = max(total_frames, int(min_seconds * float(fps)))
+    with av.open(str(tmp), "w", format="mp4") as out:
+        stream = _encoder(out, fps, w, h, max(1, round(gop_seconds * float(fps))), bitrate)
+        n = 0
+        while n < need:
+            with av.open(str(src)) as inp:
+                for frame in inp.decode(video=0):
+                    frame = frame.reformat(width=w, height=h, format="yuv420p")
+                    frame.pts = None
+                    for pkt in stream.encode(frame):
+                        out.mux(pkt)
+                    n += 1
+                    if progress and n % 25 == 0:
+                        progress(min(1.0, n / need))
+                    if n >= need:
+                        break
+        for pkt in stream.encode():
+            out.mux(pkt)
+    os.replace(tmp, dst)
+    if progress:
+        progress(1.0)
+    return dst
+
+
+def test_pattern(dst: Path, seconds: float = 60, fps: int = 10, width: int = 640, height: int = 360) -> Path:
+    """A moving synthetic pattern when no real clip is available (vectorised, no per-pixel loops)."""
+    tmp = dst.with_name(dst.name + ".part")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = ((xx // 40 + yy // 40) % 2 * 60 + 40).astype(np.uint8)
+    with av.open(str(tmp), "w", format="mp4") as out:
+        stream = _encoder(out, Fraction(fps), width, height, fps * 2, None)
+        for i in range(int(seconds * fps)):
+            img = np.repeat(base[:, :, None], 3, axis=2)
+            x = int((i * 8) % (width - 80))
+            img[height // 2 - 40: height // 2 + 40, x: x + 80] = (230, 120, 30)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for pkt in stream.encode(frame):
+                out.mux(pkt)
+        for pkt in stream.encode():
+            out.mux(pkt)
+    os.replace(tmp, dst)
+    return dst

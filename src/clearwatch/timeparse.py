@@ -1,0 +1,35 @@
+"""Times typed by people: ISO 8601, 'now', or relative like '-10m'."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from clearwatch.errors import ClearwatchError
+
+_REL = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time(text: str, now: datetime | None = None) -> datetime:
+    """Aware UTC datetime. A time without an offset is taken as UTC (recordings are laid out in UTC)."""
+    now = now or datetime.now(UTC)
+    t = text.strip()
+    if t.lower() == "now":
+        return now
+    m = _REL.match(t)
+    if m:
+        return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        parsed = datetime.fromisoformat(t.replace("Z", "+00:00") if t.endswith("Z") else t)
+    except ValueError:
+        raise ClearwatchError(
+            f"cannot read time {text!r}: use ISO 8601 (2026-11-25T14:30:00Z), 'now' or relative like -10m"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def fmt_time(t: datetime | None) -> str:
+    if t is None:
+        return "-"
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") + "Z"

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+
+from clearwatch.config import Config, parse_config
+
+
+def make_config(data: Path, cameras: dict[str, str], extra: str = "", camera_extra: str = "") -> Config:
+    lines = [f"data_dir: {data}", "storage: {min_free: 0}", extra, "cameras:"]
+    for name, url in cameras.items():
+        lines += [f"  {name}:", f"    url: '{url}'", "    reconnect: {initial_delay: 0.5, max_delay: 2}"]
+        if camera_extra:
+            lines += [f"    {ln}" for ln in camera_extra.splitlines()]
+    return parse_config("\n".join(lines) + "\n")
+
+
+def decode_all(path: Path) -> tuple[int, float]:
+    """Decode every frame (raises on corruption); returns frame count and span in seconds."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        n, first, last = 0, None, None
+        for f in c.decode(s):
+            n += 1
+            first = f.time if first is None else first
+            last = f.time
+    return n, (last - first) if n > 1 and last is not None and first is not None else 0.0
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, step: float = 0.2) -> float | None:
+    """Seconds until cond() held, or None on timeout."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if cond():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
