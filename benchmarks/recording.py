@@ -32,15 +32,16 @@ console = Console()
 
 
 def bench_clip(seconds: float) -> Path:
-    clip = ROOT / ".cache" / "bench-media" / f"1080p-4mbit-{int(seconds)}s.mp4"
+    clip = ROOT / ".cache" / "bench-media" / f"1080p-25fps-4mbit-{int(seconds)}s.mp4"
     if clip.exists():
         return clip
     src = find_demo_clip(ROOT)
     if src is None:
         src = test_pattern(ROOT / ".cache" / "bench-media" / "pattern.mp4", seconds=20, fps=FPS)
     console.print(f"making {clip.name} from {src.name} (once)…")
-    # vtest is 10 fps: re-timed to 25 fps by the encoder's frame rate, scaled to 1080p
-    transcode_h264(src, clip, width=1920, height=1080, gop_seconds=2.0, bitrate=4_000_000, min_seconds=seconds * 0.4)
+    # vtest is 10 fps: re-timed to 25 fps (a typical camera's packet rate), scaled to 1080p
+    transcode_h264(src, clip, width=1920, height=1080, gop_seconds=2.0, bitrate=4_000_000, min_seconds=seconds,
+                   fps=FPS)
     return clip
 
 

@@ -43,6 +43,7 @@ def _encoder(out: av.container.OutputContainer, fps: Fraction, width: int, heigh
 
 def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: int | None = None,
                    gop_seconds: float = 2.0, bitrate: int | None = None, min_seconds: float = 0.0,
+                   fps: int | None = None,
                    progress: Callable[[float], None] | None = None) -> Path:
     """Re-encode ``src`` to H.264 MP4 (repeating it until ``min_seconds`` long). Written atomically."""
     tmp = dst.with_name(dst.name + ".part")
@@ -50,7 +51,8 @@ def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: in
     try:
         with av.open(str(src)) as probe:
             vs = probe.streams.video[0]
-            fps = vs.average_rate or Fraction(25)
+            # a different fps re-times the frames (the clip plays faster or slower): fine for test streams
+            fps = Fraction(fps) if fps else (vs.average_rate or Fraction(25))
             total_frames = vs.frames or int(float(probe.duration or 0) / 1e6 * float(fps))
             w, h = width or vs.codec_context.width, height or vs.codec_context.height
     except (av.error.FFmpegError, IndexError) as exc:
@@ -79,7 +81,8 @@ def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: in
     return dst
 
 
-def test_pattern(dst: Path, seconds: float = 60, fps: int = 10, width: int = 640, height: int = 360) -> Path:
+def test_pattern(dst: Path, seconds: float = 60, fps: int = 10, width: int = 640, height: int = 360,
+                 moving: bool = True) -> Path:
     """A moving synthetic pattern when no real clip is available (vectorised, no per-pixel loops)."""
     tmp = dst.with_name(dst.name + ".part")
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +92,7 @@ def test_pattern(dst: Path, seconds: float = 60, fps: int = 10, width: int = 640
         stream = _encoder(out, Fraction(fps), width, height, fps * 2, None)
         for i in range(int(seconds * fps)):
             img = np.repeat(base[:, :, None], 3, axis=2)
-            x = int((i * 8) % (width - 80))
+            x = int((i * 8) % (width - 80)) if moving else width // 2
             img[height // 2 - 40: height // 2 + 40, x: x + 80] = (230, 120, 30)
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             for pkt in stream.encode(frame):

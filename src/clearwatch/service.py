@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from clearwatch.analytics import MotionDetector
 from clearwatch.config import Config
 from clearwatch.recording import (
     IndexWriter,
@@ -26,6 +27,7 @@ STATUS_INTERVAL = 2.0
 class CameraUnit:
     camera: Camera
     recorder: Recorder | None
+    motion: MotionDetector | None = None
 
 
 def retention_policy(config: Config) -> RetentionPolicy:
@@ -69,9 +71,15 @@ class Service:
                 recorder = Recorder(name, settings, self.root, self.index_writer, camera.health,
                                     on_disk_full=self.scheduler.run_soon)
                 camera.add_sink(recorder)
-            self.units[name] = CameraUnit(camera, recorder)
+            motion = None
+            if recorder is not None and settings.mode == "motion":
+                motion = MotionDetector(name, on_motion=recorder.trigger)
+                camera.add_sink(motion)
+            self.units[name] = CameraUnit(camera, recorder, motion)
         self.status.forget_except(self.units)
         for unit in self.units.values():
+            if unit.motion is not None:
+                unit.motion.start()
             unit.camera.start()
         self.scheduler.start()
         self._status_thread.start()
@@ -104,6 +112,8 @@ class Service:
             elif unit.recorder is not None:
                 unit.recorder.close()
             unit.camera.health.recording = "off"
+            if unit.motion is not None:
+                unit.motion.stop()
         self.scheduler.stop()
         self.index_writer.stop(timeout)
         try:
