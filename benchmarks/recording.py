@@ -50,7 +50,15 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def clip_fps(clip: Path) -> float:
+    import av
+
+    with av.open(str(clip)) as c:
+        return float(c.streams.video[0].average_rate or FPS)
+
+
 def run(n: int, seconds: float, clip: Path, work: Path) -> dict[str, float]:
+    fps = clip_fps(clip)
     server = RtspServer({f"cam{i}": clip for i in range(n)})
     server.start()
     data = work / f"n{n}"
@@ -61,7 +69,7 @@ def run(n: int, seconds: float, clip: Path, work: Path) -> dict[str, float]:
     try:
         deadline = time.monotonic() + 60
         units = list(svc.units.values())
-        while time.monotonic() < deadline and not all(u.camera.packets > FPS for u in units):
+        while time.monotonic() < deadline and not all(u.camera.packets > fps for u in units):
             time.sleep(0.2)
         p0 = sum(u.camera.packets for u in units)
         c0, t0 = cpu_seconds(), time.monotonic()
@@ -78,11 +86,12 @@ def run(n: int, seconds: float, clip: Path, work: Path) -> dict[str, float]:
         if found:
             recorded_s += found.duration
             recorded_pkts += found.packets
-            expected_pkts += round(found.duration * FPS)
+            expected_pkts += round(found.duration * fps)
     received = p1 - p0
-    expected_received = n * wall * FPS
+    expected_received = n * wall * fps
     return {
         "cameras": n,
+        "fps": fps,
         "seconds": round(wall, 1),
         "cpu_s_per_camera_s": (c1 - c0) / (n * wall),
         "cpu_percent_of_core_total": 100 * (c1 - c0) / wall,
