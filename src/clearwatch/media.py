@@ -41,6 +41,16 @@ def _encoder(out: av.container.OutputContainer, fps: Fraction, width: int, heigh
     return stream
 
 
+def _encode_frame(out: av.container.OutputContainer, stream: av.video.stream.VideoStream,
+                  frame: av.VideoFrame, index: int, fps: Fraction) -> None:
+    # Stamp every frame explicitly: left unstamped, PyAV keeps the source's timing and a re-timed
+    # clip (say 10 fps source, 25 fps wanted) comes out at the source's rate.
+    frame.pts = index
+    frame.time_base = 1 / fps
+    for pkt in stream.encode(frame):
+        out.mux(pkt)
+
+
 def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: int | None = None,
                    gop_seconds: float = 2.0, bitrate: int | None = None, min_seconds: float = 0.0,
                    fps: int | None = None,
@@ -52,22 +62,20 @@ def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: in
         with av.open(str(src)) as probe:
             vs = probe.streams.video[0]
             # a different fps re-times the frames (the clip plays faster or slower): fine for test streams
-            fps = Fraction(fps) if fps else (vs.average_rate or Fraction(25))
-            total_frames = vs.frames or int(float(probe.duration or 0) / 1e6 * float(fps))
+            rate = Fraction(fps) if fps else (vs.average_rate or Fraction(25))
+            total_frames = vs.frames or int(float(probe.duration or 0) / 1e6 * float(rate))
             w, h = width or vs.codec_context.width, height or vs.codec_context.height
     except (av.error.FFmpegError, IndexError) as exc:
         raise ClearwatchError(f"cannot read video {src}: {exc}") from None
-    need = max(total_frames, int(min_seconds * float(fps)))
+    need = max(total_frames, int(min_seconds * float(rate)))
     with av.open(str(tmp), "w", format="mp4") as out:
-        stream = _encoder(out, fps, w, h, max(1, round(gop_seconds * float(fps))), bitrate)
+        stream = _encoder(out, rate, w, h, max(1, round(gop_seconds * float(rate))), bitrate)
         n = 0
         while n < need:
             with av.open(str(src)) as inp:
                 for frame in inp.decode(video=0):
                     frame = frame.reformat(width=w, height=h, format="yuv420p")
-                    frame.pts = None
-                    for pkt in stream.encode(frame):
-                        out.mux(pkt)
+                    _encode_frame(out, stream, frame, n, rate)
                     n += 1
                     if progress and n % 25 == 0:
                         progress(min(1.0, n / need))
@@ -94,9 +102,7 @@ def test_pattern(dst: Path, seconds: float = 60, fps: int = 10, width: int = 640
             img = np.repeat(base[:, :, None], 3, axis=2)
             x = int((i * 8) % (width - 80)) if moving else width // 2
             img[height // 2 - 40: height // 2 + 40, x: x + 80] = (230, 120, 30)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            for pkt in stream.encode(frame):
-                out.mux(pkt)
+            _encode_frame(out, stream, av.VideoFrame.from_ndarray(img, format="rgb24"), i, Fraction(fps))
         for pkt in stream.encode():
             out.mux(pkt)
     os.replace(tmp, dst)
