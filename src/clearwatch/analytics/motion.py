@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -11,8 +10,6 @@ import av
 import numpy as np
 
 from clearwatch.sources.packets import StreamPacket
-
-log = logging.getLogger(__name__)
 
 
 class MotionDetector(threading.Thread):
