@@ -11,7 +11,7 @@ APT_PACKAGES := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstre
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements.lock
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -31,6 +31,7 @@ test: $(STAMP) apt-deps lint
 
 bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/recording.py
+	$(VENV)/bin/python benchmarks/pipeline.py
 
 clean:
 	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

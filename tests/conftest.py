@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from clearwatch.analytics import Detector, ModelError, create_detector
 from clearwatch.media import transcode_h264
 from tests.support.servers import (
     RtspServer,
@@ -18,6 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CLEARWATCH_SHARED", ROOT.parent / "shared"))
 VTEST = SHARED / "data/video/vtest.avi"
 MEDIA_CACHE = ROOT / ".cache" / "test-media"
+MODELS = SHARED / "models"
+# the shared model folder stands in for an installed model directory (SHA-256 is still checked)
+if MODELS.is_dir():
+    os.environ.setdefault("CLEARWATCH_MODELS", str(MODELS))
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +30,14 @@ def vtest() -> Path:
     if not VTEST.is_file():
         pytest.skip(f"shared test clip missing: {VTEST} (set CLEARWATCH_SHARED)")
     return VTEST
+
+
+@pytest.fixture(scope="session")
+def detector() -> Detector:
+    try:
+        return create_detector("yolox_nano")
+    except ModelError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

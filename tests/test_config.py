@@ -47,6 +47,22 @@ MALFORMED = [
     ("- just\n- a list\n", "the top level must be a mapping"),
     ("cameras:\n  gate:\n    url: rtsp://h/x\n    reconnect: {initial_delay: 10, max_delay: 2}\n",
      "cameras.gate.reconnect: max_delay must be at least initial_delay"),
+    # analytics
+    ("cameras:\n  gate:\n    url: rtsp://h/x\n    zones:\n      door: {points: [[0, 0], [1, 1]]}\n",
+     "line 5: cameras.gate.zones.door.points: a polygon needs at least 3 points, got 2"),
+    ("cameras:\n  gate:\n    url: rtsp://h/x\n    lines:\n      l: {points: [[0, 0], [1.5, 1]]}\n",
+     "cameras.gate.lines.l.points: point [1.5, 1.0] is outside the frame"),
+    ("cameras:\n  gate:\n    url: rtsp://h/x\n    lines:\n      l: {points: [[0, 0], [0.5, 0.5], [1, 1]]}\n",
+     "cameras.gate.lines.l.points: a line is exactly 2 points"),
+    ("objects:\n  track: [person, unicorn]\n", "objects: unknown object label(s) 'unicorn'"),
+    ("objects:\n  sha256: abc\n", "objects.sha256: must be 64 hexadecimal digits"),
+    ("motion:\n  masks: [[[0, 0], [1, 0]]]\n", "motion.masks.0: a polygon needs at least 3 points"),
+    ("cameras:\n  gate:\n    url: rtsp://h/x\n    machines:\n      press: {points: [[0,0],[1,0],[1,1]], "
+     "on_level: 0.1, off_level: 0.2}\n", "cameras.gate.machines.press: off_level must not exceed on_level"),
+    ("webhooks:\n  ops: {url: ftp://x}\n", "webhooks.ops.url: String should match pattern"),
+    ("mqtt:\n  port: 0\n", "mqtt.port: Input should be greater than or equal to 1"),
+    ("cameras:\n  gate:\n    url: rtsp://h/x\n    detect_url: gopher://x\n",
+     "cameras.gate.detect_url: unsupported scheme 'gopher'"),
 ]
 
 
@@ -55,6 +71,14 @@ def test_malformed_config_gives_precise_message(text: str, expected: str) -> Non
     with pytest.raises(ConfigError) as err:
         parse_config(text, source="test.yaml")
     assert any(expected in p for p in err.value.problems), err.value.problems
+
+
+def test_camera_analytics_sections_override_global_ones_key_by_key() -> None:
+    cfg = parse_config("objects: {min_score: 0.3, track: [person, car]}\ndetect: {fps: 3}\ncameras:\n"
+                       "  gate:\n    url: rtsp://h/x\n    objects: {track: [person]}\n    detect: {width: 320}\n")
+    objects, detect = cfg.objects_for("gate"), cfg.detect_for("gate")
+    assert objects.track == ["person"] and objects.min_score == 0.3
+    assert (detect.fps, detect.width) == (3, 320)
 
 
 def test_every_problem_is_reported_not_just_the_first() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,6 +27,14 @@ def find_demo_clip(cwd: Path | None = None) -> Path | None:
         if c.is_file():
             return c.resolve()
     return None
+
+
+def find_shared_models(cwd: Path | None = None) -> Path | None:
+    """The shared model folder ($CLEARWATCH_SHARED/models or ../shared/models), if there is one."""
+    cwd = cwd or Path.cwd()
+    candidates = [Path(os.environ["CLEARWATCH_SHARED"]) / "models"] if os.environ.get("CLEARWATCH_SHARED") else []
+    candidates.append(cwd / "../shared/models")
+    return next((c.resolve() for c in candidates if c.is_dir()), None)
 
 
 def _encoder(out: av.container.OutputContainer, fps: Fraction, width: int, height: int, gop: int,
@@ -86,6 +94,25 @@ def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: in
     os.replace(tmp, dst)
     if progress:
         progress(1.0)
+    return dst
+
+
+def write_clip(dst: Path, frames: Iterable[np.ndarray], fps: int = 10, gop_seconds: float = 2.0) -> Path:
+    """Encode BGR frames (all the same size) to an H.264 MP4, atomically."""
+    tmp = dst.with_name(dst.name + ".part")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    stream = None
+    with av.open(str(tmp), "w", format="mp4") as out:
+        for i, img in enumerate(frames):
+            if stream is None:
+                stream = _encoder(out, Fraction(fps), img.shape[1], img.shape[0], max(1, round(gop_seconds * fps)),
+                                  None)
+            _encode_frame(out, stream, av.VideoFrame.from_ndarray(img, format="bgr24"), i, Fraction(fps))
+        if stream is None:
+            raise ClearwatchError("write_clip: no frames")
+        for pkt in stream.encode():
+            out.mux(pkt)
+    os.replace(tmp, dst)
     return dst
 
 

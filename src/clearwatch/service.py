@@ -1,13 +1,16 @@
-"""The running system: cameras → recorders → index, plus retention and health reporting."""
+"""The running system: cameras → recorders → index, cameras → analytics → events, plus retention and health."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
-from clearwatch.analytics import MotionDetector
+from clearwatch.analytics import CameraAnalytics, CameraSettings, Detector, FrameDecoder, ModelError, create_detector
 from clearwatch.config import Config
+from clearwatch.config.analytics import ObjectsConfig
+from clearwatch.events import EventService
 from clearwatch.recording import (
     IndexWriter,
     Recorder,
@@ -27,7 +30,9 @@ STATUS_INTERVAL = 2.0
 class CameraUnit:
     camera: Camera
     recorder: Recorder | None
-    motion: MotionDetector | None = None
+    decoder: FrameDecoder | None = None
+    detect_camera: Camera | None = None  # the sub-stream, when analytics have their own
+    analytics: CameraAnalytics | None = None
 
 
 def retention_policy(config: Config) -> RetentionPolicy:
@@ -50,7 +55,12 @@ class Service:
         self.index_writer = IndexWriter(self.index)
         self.retention = Retention(self.root, self.index, self.holds, retention_policy(config))
         self.scheduler = RetentionScheduler(self.retention, config.retention.interval)
+        self.events = EventService(config, self.db)
+        self.events.motion_listeners.append(self._on_motion)
+        self.events.activity_listeners.append(self._on_activity)
         self.units: dict[str, CameraUnit] = {}
+        self._detectors: dict[tuple[object, ...], Detector | None] = {}
+        self.model_errors: dict[str, str] = {}
         self._stop = threading.Event()
         self.started = False
         self._status_thread = threading.Thread(target=self._status_loop, name="camera-status", daemon=True)
@@ -71,20 +81,64 @@ class Service:
                 recorder = Recorder(name, settings, self.root, self.index_writer, camera.health,
                                     on_disk_full=self.scheduler.run_soon)
                 camera.add_sink(recorder)
-            motion = None
-            if recorder is not None and settings.mode == "motion":
-                motion = MotionDetector(name, on_motion=recorder.trigger)
-                camera.add_sink(motion)
-            self.units[name] = CameraUnit(camera, recorder, motion)
+            unit = self.units[name] = CameraUnit(camera, recorder)
+            detect = self.config.detect_for(name)
+            if detect.enabled or settings.mode in ("motion", "events"):
+                unit.analytics = CameraAnalytics(name, self.camera_settings(name), self._detector(name), self.events)
+                unit.decoder = FrameDecoder(name, unit.analytics.process, fps=detect.fps, width=detect.width)
+                if cam_cfg.detect_url:
+                    unit.detect_camera = Camera(name, cam_cfg.detect_source(), [unit.decoder])
+                else:
+                    camera.add_sink(unit.decoder)
         self.status.forget_except(self.units)
+        self.events.start()
         for unit in self.units.values():
-            if unit.motion is not None:
-                unit.motion.start()
+            if unit.decoder is not None:
+                unit.decoder.start()
+            if unit.detect_camera is not None:
+                unit.detect_camera.start()
             unit.camera.start()
         self.scheduler.start()
         self._status_thread.start()
         log.info("clearwatch running: %d camera(s), recordings in %s, database %s",
                  len(self.units), self.root, self.db.safe_url)
+
+    def camera_settings(self, name: str) -> CameraSettings:
+        cam = self.config.cameras[name]
+        record = self.config.record_for(name)
+        return CameraSettings(
+            motion=self.config.motion_for(name), objects=self.config.objects_for(name), events=self.config.events,
+            zones=cam.zones, lines=cam.lines, machines=cam.machines, counters=cam.counters,
+            fps=self.config.detect_for(name).fps, pre_roll=record.pre_roll, post_roll=record.post_roll,
+        )
+
+    def _detector(self, camera: str) -> Detector | None:
+        """One detector per distinct model setting, shared by cameras (onnxruntime sessions are thread-safe)."""
+        cfg: ObjectsConfig = self.config.objects_for(camera)
+        if not cfg.enabled or not self.config.detect_for(camera).enabled:
+            return None
+        key = (cfg.detector, cfg.model, cfg.sha256, cfg.input_size, cfg.threads)
+        if key not in self._detectors:
+            try:
+                self._detectors[key] = create_detector(cfg.detector, cfg.model, cfg.sha256, cfg.input_size,
+                                                       cfg.threads)
+            except ModelError as exc:
+                log.error("object detection is off: %s. Cameras still record and detect motion.", exc)
+                self._detectors[key] = None
+        detector = self._detectors[key]
+        if detector is None:
+            self.model_errors[camera] = "object detection unavailable: model missing or invalid (see the log)"
+        return detector
+
+    def _on_motion(self, camera: str, t: float) -> None:
+        unit = self.units.get(camera)
+        if unit is not None and unit.recorder is not None and unit.recorder.settings.mode == "motion":
+            unit.recorder.trigger(t)
+
+    def _on_activity(self, camera: str, t: float) -> None:
+        unit = self.units.get(camera)
+        if unit is not None and unit.recorder is not None and unit.recorder.settings.mode == "events":
+            unit.recorder.trigger(t)
 
     def health(self) -> list[HealthSnapshot]:
         return [u.camera.health.snapshot() for u in self.units.values()]
@@ -95,16 +149,25 @@ class Service:
         )
 
     def _status_loop(self) -> None:
+        next_expiry = time.monotonic()
         while not self._stop.wait(STATUS_INTERVAL):
             try:
                 self._write_status()
             except Exception as exc:
                 log.warning("cannot store camera status: %s", exc)
+            if time.monotonic() >= next_expiry:
+                next_expiry = time.monotonic() + self.config.retention.interval
+                try:
+                    self.events.expire()
+                except Exception as exc:
+                    log.warning("cannot expire old events: %s", exc)
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
         for unit in self.units.values():
             unit.camera.stop()
+            if unit.detect_camera is not None:
+                unit.detect_camera.stop()
         for unit in self.units.values():
             unit.camera.join(timeout)
             if unit.camera.is_alive():
@@ -112,8 +175,16 @@ class Service:
             elif unit.recorder is not None:
                 unit.recorder.close()
             unit.camera.health.recording = "off"
-            if unit.motion is not None:
-                unit.motion.stop()
+            if unit.detect_camera is not None:
+                unit.detect_camera.join(timeout)
+            if unit.decoder is not None:
+                unit.decoder.stop()
+        for unit in self.units.values():
+            if unit.decoder is not None and unit.analytics is not None:
+                unit.decoder.join(timeout)
+                if not unit.decoder.is_alive():
+                    unit.analytics.finish()  # end open events on the analytics thread's behalf
+        self.events.stop()
         self.scheduler.stop()
         self.index_writer.stop(timeout)
         try:

@@ -2,107 +2,78 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable
+from dataclasses import dataclass
 
-import av
+import cv2
 import numpy as np
 
-from clearwatch.sources.packets import StreamPacket
+from clearwatch.config.analytics import MotionConfig
+
+# A change over this share of the picture is light or camera movement, not an object: relearn the scene.
+RELEARN_FRACTION = 0.6
 
 
-class MotionDetector(threading.Thread):
-    """A packet sink that decodes on its own thread and reports motion as ``on_motion(wall_time)``.
+def polygon_mask(polygons: list[list[tuple[float, float]]], width: int, height: int) -> np.ndarray:
+    """A uint8 mask (1 inside any polygon) for polygons in frame fractions."""
+    mask = np.zeros((height, width), np.uint8)
+    for poly in polygons:
+        pts = np.round(np.array(poly, np.float64) * [width - 1, height - 1]).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 1)
+    return mask
 
-    The queue is bounded: under load packets are dropped (and decoding resumes at the next keyframe)
-    rather than slowing the camera thread, so recording is never held up by analysis.
-    """
 
-    def __init__(self, camera: str, on_motion: Callable[[float], None], *, width: int = 160, fps: float = 5.0,
-                 pixel_threshold: int = 25, min_area: float = 0.004, queue_size: int = 64):
-        super().__init__(name=f"motion-{camera}", daemon=True)
-        self.camera = camera
-        self.on_motion = on_motion
-        self.width = width
-        self.interval = 1.0 / fps
-        self.pixel_threshold = pixel_threshold
-        self.min_area = min_area
-        self._q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=queue_size)
-        self._resync = False
-        self.dropped = 0
-        self.frames_analysed = 0
-        self.motion_frames = 0
+@dataclass
+class Motion:
+    boxes: np.ndarray  # (N, 4) x1 y1 x2 y2 in frame pixels
+    fraction: float  # share of the unmasked picture that changed
+    grey: np.ndarray  # this frame, small grey
+    previous: np.ndarray | None  # the frame before, small grey
+    scale: float  # frame pixels per motion pixel
 
-    # PacketSink (camera thread) --------------------------------------------------------------------
+    @property
+    def any(self) -> bool:
+        return len(self.boxes) > 0
 
-    def on_connect(self, stream: av.video.stream.VideoStream) -> None:
-        cc = stream.codec_context
-        self._put(("connect", (cc.name, cc.extradata)), force=True)
 
-    def on_packet(self, sp: StreamPacket) -> None:
-        if self._resync and not sp.keyframe:
-            self.dropped += 1
-            return
-        self._resync = False
-        if not self._put(("packet", sp)):
-            self.dropped += 1
-            self._resync = True  # a gap in the H.264 stream: wait for the next keyframe
+class MotionDetector:
+    """Background subtraction with a running average; masks blank out trees, clocks and road signs."""
 
-    def on_disconnect(self) -> None:
-        self._put(("disconnect", None), force=True)
+    def __init__(self, cfg: MotionConfig, frame_size: tuple[int, int]):
+        fw, fh = frame_size
+        self.width = min(cfg.width, fw)
+        self.height = max(8, round(fh * self.width / fw))
+        self.scale = fw / self.width
+        self.threshold = cfg.threshold
+        self.min_pixels = max(4, int(cfg.min_area * self.width * self.height))
+        self.allowed = 1 - polygon_mask(cfg.masks, self.width, self.height) if cfg.masks else None
+        self.allowed_pixels = int(self.allowed.sum()) if self.allowed is not None else self.width * self.height
+        self._background: np.ndarray | None = None
+        self._previous: np.ndarray | None = None
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
-    def stop(self) -> None:
-        self._put(("stop", None), force=True)
-
-    def _put(self, item: tuple[str, object], force: bool = False) -> bool:
-        try:
-            if force:
-                self._q.put(item, timeout=1.0)
-            else:
-                self._q.put_nowait(item)
-            return True
-        except queue.Full:
-            return False
-
-    # decoder thread ----------------------------------------------------------------------------------
-
-    def run(self) -> None:
-        ctx: av.codec.context.CodecContext | None = None
-        background: np.ndarray | None = None
-        last = 0.0
-        while True:
-            kind, payload = self._q.get()
-            if kind == "stop":
-                return
-            if kind == "connect":
-                name, extradata = payload  # type: ignore[misc]
-                ctx = av.CodecContext.create(name, "r")
-                if extradata:
-                    ctx.extradata = extradata
-                background = None
-                continue
-            if kind == "disconnect" or ctx is None:
-                ctx = None
-                continue
-            sp: StreamPacket = payload  # type: ignore[assignment]
-            try:
-                frames = ctx.decode(av.Packet(sp.data))
-            except av.error.FFmpegError:
-                continue  # a damaged packet; the decoder recovers at the next keyframe
-            for frame in frames:
-                if sp.wall - last < self.interval:
-                    continue
-                last = sp.wall
-                height = max(2, round(frame.height * self.width / frame.width)) & ~1
-                grey = frame.to_ndarray(format="gray", width=self.width, height=height).astype(np.float32)
-                if background is None:
-                    background = grey
-                    continue
-                changed = np.abs(grey - background) > self.pixel_threshold
-                # slow background update: stationary changes fade in, moving things stand out
-                background += 0.2 * (grey - background)
-                self.frames_analysed += 1
-                if changed.mean() >= self.min_area:
-                    self.motion_frames += 1
-                    self.on_motion(sp.wall)
+    def update(self, image: np.ndarray) -> Motion:
+        small = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        previous = self._previous
+        self._previous = grey
+        if self._background is None or self.allowed_pixels == 0:
+            self._background = grey.astype(np.float32)
+            return Motion(np.zeros((0, 4), np.float32), 0.0, grey, previous, self.scale)
+        diff = cv2.absdiff(grey, cv2.convertScaleAbs(self._background))
+        changed = (diff > self.threshold).astype(np.uint8)
+        if self.allowed is not None:
+            changed &= self.allowed
+        fraction = float(changed.sum()) / self.allowed_pixels
+        if fraction > RELEARN_FRACTION:
+            self._background = grey.astype(np.float32)
+        else:
+            # slow learning: parked things fade into the background over ~10 frames, walkers stand out
+            cv2.accumulateWeighted(grey, self._background, 0.1)
+        changed = cv2.dilate(changed, self._kernel, iterations=2)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=8)
+        blobs = stats[1:]
+        blobs = blobs[blobs[:, cv2.CC_STAT_AREA] >= self.min_pixels]
+        boxes = np.column_stack([
+            blobs[:, 0], blobs[:, 1], blobs[:, 0] + blobs[:, 2], blobs[:, 1] + blobs[:, 3],
+        ]).astype(np.float32) * self.scale if len(blobs) else np.zeros((0, 4), np.float32)
+        return Motion(boxes.astype(np.float32), fraction, grey, previous, self.scale)

@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from clearwatch.cli.analyze import analyze
 from clearwatch.cli.common import (
     ConfigOption,
     DataOption,
@@ -22,6 +23,7 @@ from clearwatch.cli.common import (
     resolve_config,
     setup_logging,
 )
+from clearwatch.cli.events_cmds import events_app, machines_app
 from clearwatch.config import load_config
 from clearwatch.config.units import format_size
 from clearwatch.recording import Retention, export_range
@@ -39,6 +41,10 @@ app.add_typer(recordings_app, name="recordings")
 app.add_typer(holds_app, name="holds")
 
 STALE_AFTER = 10.0
+
+app.command()(analyze)
+app.add_typer(events_app, name="events")
+app.add_typer(machines_app, name="machines")
 
 
 # run ---------------------------------------------------------------------------------------------

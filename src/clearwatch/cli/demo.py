@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rich.live import Live
@@ -12,8 +13,9 @@ from clearwatch.cli.app import run_until_signalled
 from clearwatch.cli.common import console
 from clearwatch.config import parse_config
 from clearwatch.config.units import format_size
-from clearwatch.media import find_demo_clip, test_pattern, transcode_h264
+from clearwatch.media import find_demo_clip, find_shared_models, test_pattern, transcode_h264
 from clearwatch.service import Service
+from clearwatch.storage import EventStore
 
 
 def prepare_clip(data: Path) -> tuple[Path, str]:
@@ -34,11 +36,21 @@ def prepare_clip(data: Path) -> tuple[Path, str]:
 
 
 def _status(service: Service) -> Table:
-    table = Table("camera", "state", "recording", "fps in", "segments", "stored")
+    table = Table("camera", "state", "recording", "fps in", "segments", "stored", "events", "in view now",
+                  "line 'path' in/out")
     usage = service.index.usage()
+    store = EventStore(service.db)
     for h in service.health():
         size, count = usage.get(h.camera, (0, 0))
-        table.add_row(h.camera, h.state, h.recording, f"{h.fps_in:.1f}", str(count), format_size(size))
+        analytics = service.units[h.camera].analytics
+        seen = counts = ""
+        if analytics is not None:
+            info = analytics.summary()
+            seen = ", ".join(f"{n} {label}" for label, n in info["active"].items()) or "-"  # type: ignore[attr-defined]
+            path = info["lines"].get("path")  # type: ignore[attr-defined]
+            counts = f"{path['in']}/{path['out']}" if path else ""
+        table.add_row(h.camera, h.state, h.recording, f"{h.fps_in:.1f}", str(count), format_size(size),
+                      str(store.count(h.camera)), seen, counts)
     return table
 
 
@@ -49,18 +61,33 @@ def run_demo(duration: float, data: Path) -> None:
         f"data_dir: {data}\n"
         "retention: {days: 1}\n"
         "storage: {max_size: 2GB, min_free: 500MB}\n"
-        f"cameras:\n  demo:\n    url: {clip}\n    loop: true\n",
+        f"cameras:\n  demo:\n    url: {clip}\n    loop: true\n"
+        # a line across the footpath and the path itself as a zone, in fractions of the picture
+        "    lines:\n      path: {points: [[0.78, 0.2], [0.78, 0.8]]}\n"
+        "    zones:\n      footpath: {points: [[0.0, 0.25], [1.0, 0.25], [1.0, 0.75], [0.0, 0.75]], loiter: 20s}\n",
         source="<demo>",
     )
+    models = find_shared_models()
+    if models is not None and not os.environ.get("CLEARWATCH_MODELS"):
+        os.environ["CLEARWATCH_MODELS"] = str(models)  # the demo's stand-in for an installed model folder
     console.print(f"[bold]Clearwatch demo[/bold]: {what}")
     console.print(f"  recordings: {config.recordings_dir}")
     console.print(f"  database:   {config.database_url}")
-    console.print("  while it runs, in another shell:  clearwatch cameras · clearwatch recordings list")
+    console.print(f"  snapshots:  {config.data_dir / 'snapshots'}")
+    console.print("  while it runs, in another shell:  clearwatch cameras · clearwatch events list · "
+                  "clearwatch recordings list")
     console.print("  stop with Ctrl-C" + (f" (or it stops by itself after {duration:.0f} s)" if duration else ""))
     service = Service(config)
     service.start()
     with Live(_status(service), console=console, refresh_per_second=1, transient=False) as live:
         run_until_signalled(service, duration or None, on_tick=lambda: live.update(_status(service)))
+    console.print()
+    if service.model_errors:
+        console.print("[yellow]object detection was off[/yellow]: " + "; ".join(service.model_errors.values()))
+    events = EventStore(service.db).list(camera="demo", limit=10_000)
+    people = [e for e in events if e.label == "person"]
+    console.print(f"{len(events)} event(s), {len(people)} of them people; list them with:  "
+                  f"clearwatch events list --data {data}")
     segs = service.index.list("demo")
     console.print(f"recorded {len(segs)} segment(s) of camera 'demo' in {config.recordings_dir}/demo")
     if segs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -17,6 +17,18 @@ from pydantic import (
     model_validator,
 )
 
+from clearwatch.config.analytics import (
+    CounterConfig,
+    DetectConfig,
+    EventsConfig,
+    LineConfig,
+    MachineConfig,
+    MotionConfig,
+    MqttConfig,
+    ObjectsConfig,
+    WebhookConfig,
+    ZoneConfig,
+)
 from clearwatch.config.units import ByteSize, Duration
 
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -96,16 +108,30 @@ class CameraConfig(Section):
         description="rtsp://, rtsps://, http(s):// stream, or a video file path (file:// or plain).",
         repr=False,
     )
+    detect_url: str | None = Field(
+        default=None, repr=False,
+        description="A smaller stream of the same camera (a sub-stream) for analytics; default: url.",
+    )
     enabled: bool = True
     loop: bool = Field(default=True, description="Files only: loop as a live camera at native rate.")
     stall_timeout: Duration = Field(default=5.0, ge=1, le=60)
     open_timeout: Duration = Field(default=10.0, ge=1, le=120)
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    # analytics: a camera's detect/motion/objects sections override the global ones key by key
+    detect: DetectConfig | None = None
+    motion: MotionConfig | None = None
+    objects: ObjectsConfig | None = None
+    zones: dict[CameraName, ZoneConfig] = Field(default_factory=dict)
+    lines: dict[CameraName, LineConfig] = Field(default_factory=dict)
+    machines: dict[CameraName, MachineConfig] = Field(default_factory=dict)
+    counters: dict[CameraName, CounterConfig] = Field(default_factory=dict)
 
-    @field_validator("url")
+    @field_validator("url", "detect_url")
     @classmethod
-    def _check_url(cls, v: str, info: ValidationInfo) -> str:
+    def _check_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
         v = v.strip()
         if not v:
             raise ValueError("must not be empty")
@@ -129,6 +155,12 @@ class CameraConfig(Section):
             return str(path.absolute())
         raise ValueError(f"unsupported scheme {scheme!r}: use rtsp, rtsps, http, https or a file path")
 
+    def detect_source(self) -> CameraConfig:
+        """This camera as seen through its detect stream."""
+        if self.detect_url is None:
+            return self
+        return self.model_copy(update={"url": self.detect_url, "detect_url": None})
+
     @property
     def is_file(self) -> bool:
         return urlsplit(self.url).scheme.lower() not in NETWORK_SCHEMES
@@ -150,6 +182,12 @@ class Config(Section):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    detect: DetectConfig = Field(default_factory=DetectConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    webhooks: dict[CameraName, WebhookConfig] = Field(default_factory=dict)
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 
     @field_validator("cameras", mode="before")
@@ -169,6 +207,15 @@ class Config(Section):
             return self.database.url
         return f"sqlite:///{(self.data_dir / 'clearwatch.db').absolute()}"
 
+    def detect_for(self, camera: str) -> DetectConfig:
+        return _overlay(self.detect, self.cameras[camera].detect)
+
+    def motion_for(self, camera: str) -> MotionConfig:
+        return _overlay(self.motion, self.cameras[camera].motion)
+
+    def objects_for(self, camera: str) -> ObjectsConfig:
+        return _overlay(self.objects, self.cameras[camera].objects)
+
     def record_for(self, camera: str) -> ResolvedRecord:
         own = self.cameras[camera].record
         merged = {}
@@ -180,6 +227,16 @@ class Config(Section):
                     break
         merged.setdefault("retention_days", self.retention.days)
         return ResolvedRecord(**merged)
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def _overlay(base: S, own: S | None) -> S:
+    """``base`` with the keys the camera's section actually wrote."""
+    if own is None:
+        return base
+    return base.model_copy(update=own.model_dump(exclude_unset=True))
 
 
 class ResolvedRecord(BaseModel):

@@ -2,8 +2,9 @@
 
 from clearwatch.storage.camera_status import CameraStatusStore
 from clearwatch.storage.database import Database, DatabaseError
+from clearwatch.storage.events import EventStore, Message, OutboxStore, StatDelta, StatsStore
 from clearwatch.storage.holds import HoldStore, held
-from clearwatch.storage.models import CameraStatus, Hold, Segment
+from clearwatch.storage.models import CameraStatus, EventRecord, Hold, HourlyStat, OutboxMessage, Segment
 from clearwatch.storage.segments import COMPLETE, RECORDING, Gap, SegmentIndex, find_gaps
 
 __all__ = [
@@ -13,11 +14,19 @@ __all__ = [
     "CameraStatusStore",
     "Database",
     "DatabaseError",
+    "EventRecord",
+    "EventStore",
     "Gap",
     "Hold",
     "HoldStore",
+    "HourlyStat",
+    "Message",
+    "OutboxMessage",
+    "OutboxStore",
     "Segment",
     "SegmentIndex",
+    "StatDelta",
+    "StatsStore",
     "find_gaps",
     "held",
 ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from clearwatch.storage.types import UTCDateTime
@@ -68,3 +69,73 @@ class Hold(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class EventRecord(Base):
+    """An analytics event (object, loitering, machine state); ``end`` is NULL while it is going on."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    track_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    crossings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    box: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+    path: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
+    snapshot: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    clip_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    clip_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_events_camera_start", "camera", "start"),
+        Index("ix_events_start", "start"),
+        Index("ix_events_label_start", "label", "start"),
+    )
+
+
+class OutboxMessage(Base):
+    """A message waiting for delivery; written in the same transaction as the event it reports."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    target: Mapped[str] = mapped_column(String(80))  # 'mqtt' | 'webhook:<name>'
+    topic: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[str] = mapped_column(Text)
+    retain: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[float] = mapped_column(Float, default=0.0)  # epoch seconds
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | failed
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_outbox_target_status_id", "target", "status", "id"),)
+
+
+class HourlyStat(Base):
+    """Per hour: a machine's seconds per state and starts/stops, or a counter's crossings."""
+
+    __tablename__ = "hourly_stats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # machine | counter
+    name: Mapped[str] = mapped_column(String(64))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime())
+    running_s: Mapped[float] = mapped_column(Float, default=0.0)
+    idle_s: Mapped[float] = mapped_column(Float, default=0.0)
+    stopped_s: Mapped[float] = mapped_column(Float, default=0.0)
+    starts: Mapped[int] = mapped_column(Integer, default=0)
+    stops: Mapped[int] = mapped_column(Integer, default=0)
+    count_in: Mapped[int] = mapped_column(Integer, default=0)
+    count_out: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("camera", "kind", "name", "hour", name="uq_hourly_stats_key"),)

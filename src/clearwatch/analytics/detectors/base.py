@@ -1,0 +1,89 @@
+"""What every object detector gives and takes. A new backend is one file that implements ``Detector``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+# COCO-80 in the order the YOLO family emits them.
+COCO_LABELS: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
+    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
+    "teddy bear", "hair drier", "toothbrush",
+)
+
+
+@dataclass
+class Detections:
+    """Boxes in pixels of the image that was passed in (x1, y1, x2, y2), with scores and label indices."""
+
+    boxes: np.ndarray  # (N, 4) float32
+    scores: np.ndarray  # (N,) float32
+    classes: np.ndarray  # (N,) int32
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def select(self, keep: np.ndarray) -> Detections:
+        return Detections(self.boxes[keep], self.scores[keep], self.classes[keep])
+
+    def shifted(self, dx: float, dy: float, scale: float = 1.0) -> Detections:
+        """Map boxes found in a crop (resized by ``scale``) back to the full frame."""
+        boxes = self.boxes / scale + np.array([dx, dy, dx, dy], np.float32)
+        return Detections(boxes.astype(np.float32), self.scores, self.classes)
+
+    @staticmethod
+    def concat(parts: list[Detections]) -> Detections:
+        if not parts:
+            return Detections.empty()
+        return Detections(
+            np.concatenate([p.boxes for p in parts]).astype(np.float32),
+            np.concatenate([p.scores for p in parts]).astype(np.float32),
+            np.concatenate([p.classes for p in parts]).astype(np.int32),
+        )
+
+
+class Detector(Protocol):
+    """Finds objects in a BGR image. ``input_size`` is the longest side the model wants for a whole frame."""
+
+    labels: tuple[str, ...]
+    input_size: int
+    stride: int  # crops are padded to a multiple of this
+
+    def detect(self, image: np.ndarray, min_score: float) -> Detections: ...
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
+    """Class-aware non-maximum suppression; returns the indices to keep."""
+    if len(scores) == 0:
+        return np.zeros(0, np.int64)
+    # offset boxes per class so one pass never suppresses across classes
+    offset = classes.astype(np.float32)[:, None] * (boxes.max() + 1.0)
+    b = boxes + offset
+    order = np.argsort(-scores)
+    areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(b[i, 0], b[rest, 0])
+        yy1 = np.maximum(b[i, 1], b[rest, 1])
+        xx2 = np.minimum(b[i, 2], b[rest, 2])
+        yy2 = np.minimum(b[i, 3], b[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        overlap = inter / (areas[i] + areas[rest] - inter + 1e-9)
+        order = rest[overlap <= iou]
+    return np.array(keep, np.int64)

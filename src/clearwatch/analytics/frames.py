@@ -1,0 +1,203 @@
+"""Decode once, small: the picture every analytic of a camera shares, at the configured fps and width."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from clearwatch.errors import ClearwatchError
+from clearwatch.sources.packets import StreamPacket
+
+log = logging.getLogger(__name__)
+
+
+class VideoFileError(ClearwatchError):
+    """A video file cannot be analysed (missing, not video, damaged or cut short)."""
+
+
+@dataclass
+class Frame:
+    camera: str
+    time: float  # wall clock, seconds since the epoch
+    index: int  # analysed frames so far
+    image: np.ndarray  # BGR uint8 at detect size
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
+
+
+def detect_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    """Downscale only (never up), even dimensions for the colour converter."""
+    w = min(target_width, width)
+    h = max(2, round(height * w / width))
+    return w & ~1, h & ~1
+
+
+class FrameSampler:
+    """Keeps frames at most ``fps`` apart by their timestamps, whatever the source rate."""
+
+    def __init__(self, fps: float):
+        self.interval = 1.0 / fps
+        self.next_at: float | None = None
+
+    def take(self, t: float) -> bool:
+        if self.next_at is not None and t < self.next_at - 1e-6:
+            return False
+        # step from the schedule, not from t, so 10 fps sampled at 5 fps gives exactly every second frame
+        self.next_at = t + self.interval if self.next_at is None or t - self.next_at > self.interval \
+            else self.next_at + self.interval
+        return True
+
+
+def iter_file_frames(path: Path, camera: str, fps: float, width: int, start_wall: float = 0.0,
+                     progress: Callable[[float, float], None] | None = None) -> Iterator[Frame]:
+    """Every frame of a file at ``fps``, as fast as it decodes. ``time`` is ``start_wall`` + media time.
+
+    Raises VideoFileError for a file that is missing, holds no video, or breaks off.
+    """
+    if not path.is_file():
+        raise VideoFileError(f"{path}: file not found")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VideoFileError(f"{path}: not a readable video file ({exc.strerror or exc})") from None
+    with container:
+        if not container.streams.video:
+            raise VideoFileError(f"{path}: the file has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base or 0) or 1 / 90000
+        duration = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
+                    else (container.duration / 1e6 if container.duration else 0.0))
+        if stream.frames and stream.average_rate:
+            # an AVI cut short still announces its full frame count in the header
+            duration = max(duration, stream.frames / float(stream.average_rate))
+        sampler = FrameSampler(fps)
+        size: tuple[int, int] | None = None
+        index, last_t = 0, 0.0
+        try:
+            for frame in container.decode(stream):
+                t = (frame.pts * tb) if frame.pts is not None else last_t + 1 / max(fps, 1)
+                last_t = t
+                if not sampler.take(t):
+                    continue
+                if size is None:
+                    size = detect_size(frame.width, frame.height, width)
+                image = frame.to_ndarray(format="bgr24", width=size[0], height=size[1])
+                yield Frame(camera, start_wall + t, index, image)
+                index += 1
+                if progress is not None:
+                    progress(t, duration)
+        except av.error.FFmpegError as exc:
+            raise VideoFileError(f"{path}: the video is damaged at {last_t:.1f} s ({exc.strerror or exc})") from None
+        if index == 0:
+            raise VideoFileError(f"{path}: no frame could be decoded (damaged or not a video)")
+        # a cut-off file decodes cleanly up to the cut: compare with what its header promised
+        if duration and last_t < duration - max(2.0, 0.05 * duration):
+            raise VideoFileError(f"{path}: the video ends at {last_t:.1f} s but its header says {duration:.1f} s "
+                                 "(the file is truncated)")
+
+
+class FrameDecoder(threading.Thread):
+    """A camera packet sink that decodes on its own thread and hands sampled frames to ``consumer``.
+
+    Its queue is bounded: under load packets are dropped (decoding resumes at the next keyframe)
+    rather than slowing the camera thread, so recording is never held up by analytics.
+    """
+
+    def __init__(self, camera: str, consumer: Callable[[Frame], None], *, fps: float, width: int,
+                 queue_size: int = 120):
+        super().__init__(name=f"frames-{camera}", daemon=True)
+        self.camera = camera
+        self.consumer = consumer
+        self.fps = fps
+        self.width = width
+        self._q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=queue_size)
+        self._resync = False
+        self.dropped = 0
+        self.frames = 0
+        self.busy_seconds = 0.0  # time spent in the consumer, for metrics
+
+    # PacketSink (camera thread) --------------------------------------------------------------------
+
+    def on_connect(self, stream: av.video.stream.VideoStream) -> None:
+        cc = stream.codec_context
+        self._put(("connect", (cc.name, cc.extradata)), force=True)
+
+    def on_packet(self, sp: StreamPacket) -> None:
+        if self._resync and not sp.keyframe:
+            self.dropped += 1
+            return
+        self._resync = False
+        if not self._put(("packet", sp)):
+            self.dropped += 1
+            self._resync = True  # a gap in the stream: wait for the next keyframe
+
+    def on_disconnect(self) -> None:
+        self._put(("disconnect", None), force=True)
+
+    def stop(self) -> None:
+        self._put(("stop", None), force=True)
+
+    @property
+    def queue_depth(self) -> int:
+        return self._q.qsize()
+
+    def _put(self, item: tuple[str, object], force: bool = False) -> bool:
+        try:
+            if force:
+                self._q.put(item, timeout=1.0)
+            else:
+                self._q.put_nowait(item)
+            return True
+        except queue.Full:
+            return False
+
+    # decoder thread ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        ctx: av.codec.context.CodecContext | None = None
+        sampler = FrameSampler(self.fps)
+        size: tuple[int, int] | None = None
+        while True:
+            kind, payload = self._q.get()
+            if kind == "stop":
+                return
+            if kind == "connect":
+                name, extradata = payload  # type: ignore[misc]
+                ctx = av.CodecContext.create(name, "r")
+                if extradata:
+                    ctx.extradata = extradata
+                size = None
+                continue
+            if kind == "disconnect" or ctx is None:
+                ctx = None
+                continue
+            sp: StreamPacket = payload  # type: ignore[assignment]
+            try:
+                decoded = ctx.decode(av.Packet(sp.data))
+            except av.error.FFmpegError:
+                continue  # a damaged packet; the decoder recovers at the next keyframe
+            for frame in decoded:
+                if not sampler.take(sp.wall):
+                    continue
+                if size is None:
+                    size = detect_size(frame.width, frame.height, self.width)
+                image = frame.to_ndarray(format="bgr24", width=size[0], height=size[1])
+                started = time.monotonic()
+                try:
+                    self.consumer(Frame(self.camera, sp.wall, self.frames, image))
+                except Exception:
+                    log.exception("%s: analytics failed on a frame; continuing", self.camera)
+                self.busy_seconds += time.monotonic() - started
+                self.frames += 1

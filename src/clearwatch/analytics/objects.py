@@ -1,0 +1,142 @@
+"""Motion-gated object detection: the detector looks only where something moves, plus a periodic whole frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from clearwatch.analytics.detectors import Detections, Detector, nms
+from clearwatch.analytics.motion import Motion
+from clearwatch.config.analytics import ObjectsConfig
+
+# Above this share of the frame a single whole-frame pass is cheaper than crops.
+FULL_FRAME_SHARE = 0.55
+# ByteTrack's second association stage wants the weak detections too.
+TRACKER_FLOOR = 0.2
+
+
+def merge_regions(boxes: np.ndarray) -> np.ndarray:
+    """Union overlapping boxes until none overlap (few boxes: the quadratic loop is cheap)."""
+    regions = [b.copy() for b in boxes]
+    merged = True
+    while merged and len(regions) > 1:
+        merged = False
+        out: list[np.ndarray] = []
+        while regions:
+            r = regions.pop()
+            i = 0
+            while i < len(regions):
+                o = regions[i]
+                if r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3]:
+                    r = np.array([min(r[0], o[0]), min(r[1], o[1]), max(r[2], o[2]), max(r[3], o[3])], np.float32)
+                    regions.pop(i)
+                    merged = True
+                else:
+                    i += 1
+            out.append(r)
+        regions = out
+    return np.array(regions, np.float32).reshape(-1, 4)
+
+
+@dataclass
+class DetectionStats:
+    frames: int = 0
+    full_passes: int = 0
+    crop_passes: int = 0
+    skipped: int = 0
+    pixels: int = 0  # model input pixels, the cost driver
+
+
+class ObjectFinder:
+    """Decides where to run the detector on each frame, runs it, and filters what it finds."""
+
+    def __init__(self, detector: Detector, cfg: ObjectsConfig, frame_size: tuple[int, int],
+                 mask: np.ndarray | None = None):
+        self.detector = detector
+        self.cfg = cfg
+        self.width, self.height = frame_size
+        self.scale = min(1.0, detector.input_size / max(frame_size))
+        self.wanted = np.array([label in cfg.track for label in detector.labels])
+        self.min_score = np.array([self._filter(label, "min_score", cfg.min_score) for label in detector.labels])
+        area = float(self.width * self.height)
+        self.min_area = np.array([self._filter(label, "min_area", 0.0) * area for label in detector.labels])
+        self.max_area = np.array([self._filter(label, "max_area", 1.0) * area for label in detector.labels])
+        self.mask = mask  # frame-size uint8, 1 where objects are ignored
+        self._last_full: float | None = None
+        self.stats = DetectionStats()
+
+    def _filter(self, label: str, key: str, default: float) -> float:
+        f = self.cfg.filters.get(label)
+        value = getattr(f, key) if f is not None else None
+        return default if value is None else value
+
+    def find(self, image: np.ndarray, t: float, motion: Motion | None, track_boxes: np.ndarray) -> Detections:
+        """Detections in frame pixels, already filtered by label, score, area and mask."""
+        self.stats.frames += 1
+        due = self._last_full is None or t - self._last_full >= self.cfg.full_frame_interval
+        if not self.cfg.motion_gated or motion is None or due:
+            return self._full(image, t)
+        if not motion.any:
+            self.stats.skipped += 1
+            return Detections.empty()
+        regions = self._regions(motion.boxes, track_boxes)
+        if (regions[:, 2] - regions[:, 0]).dot(regions[:, 3] - regions[:, 1]) > FULL_FRAME_SHARE * self.width * \
+                self.height:
+            return self._full(image, t)
+        parts = []
+        for x1, y1, x2, y2 in regions.astype(int):
+            crop = image[y1:y2, x1:x2]
+            if self.scale < 1.0:
+                crop = cv2.resize(crop, (max(1, round((x2 - x1) * self.scale)), max(1, round((y2 - y1) * self.scale))),
+                                  interpolation=cv2.INTER_AREA)
+            self.stats.crop_passes += 1
+            self.stats.pixels += crop.shape[0] * crop.shape[1]
+            parts.append(self.detector.detect(crop, TRACKER_FLOOR).shifted(x1, y1, self.scale))
+        found = Detections.concat(parts)
+        if len(found) > 1:  # an object cut by two crops is found twice
+            found = found.select(nms(found.boxes, found.scores, found.classes, 0.5))
+        return self._keep(found)
+
+    def _full(self, image: np.ndarray, t: float) -> Detections:
+        self._last_full = t
+        self.stats.full_passes += 1
+        self.stats.pixels += round(self.width * self.scale) * round(self.height * self.scale)
+        return self._keep(self.detector.detect(image, TRACKER_FLOOR))
+
+    def _regions(self, motion_boxes: np.ndarray, track_boxes: np.ndarray) -> np.ndarray:
+        """Motion boxes (and the tracks they touch) grown by a margin the model needs for context."""
+        boxes = motion_boxes
+        if len(track_boxes):
+            touching = _overlaps(track_boxes, motion_boxes).any(1)
+            boxes = np.concatenate([boxes, track_boxes[touching]])
+        w = boxes[:, 2] - boxes[:, 0]
+        h = boxes[:, 3] - boxes[:, 1]
+        # context around the blob, and at least one model stride of it in crop pixels
+        margin = np.maximum(0.2 * np.maximum(w, h), 0.5 * self.detector.stride / self.scale)
+        grown = np.column_stack([boxes[:, 0] - margin, boxes[:, 1] - margin, boxes[:, 2] + margin,
+                                 boxes[:, 3] + margin])
+        grown = np.clip(grown, 0, [self.width, self.height, self.width, self.height])
+        return merge_regions(grown)
+
+    def _keep(self, d: Detections) -> Detections:
+        if not len(d):
+            return d
+        c = d.classes
+        area = (d.boxes[:, 2] - d.boxes[:, 0]) * (d.boxes[:, 3] - d.boxes[:, 1])
+        # weak detections pass (ByteTrack uses them to keep tracks), but only down to the tracker floor
+        keep = self.wanted[c] & (area >= self.min_area[c]) & (area <= self.max_area[c])
+        if self.mask is not None and keep.any():
+            cx = np.clip(((d.boxes[:, 0] + d.boxes[:, 2]) / 2).astype(int), 0, self.width - 1)
+            cy = np.clip(((d.boxes[:, 1] + d.boxes[:, 3]) / 2).astype(int), 0, self.height - 1)
+            keep &= self.mask[cy, cx] == 0
+        return d.select(keep)
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) bool: does box a[i] intersect box b[j]."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), bool)
+    return ((a[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < a[:, None, 2])
+            & (a[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < a[:, None, 3]))

@@ -1,0 +1,114 @@
+"""Analyse a video file as fast as it decodes: the ``analyze`` command, tests and benchmarks use this."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clearwatch.analytics.detectors import Detector
+from clearwatch.analytics.frames import VideoFileError, iter_file_frames
+from clearwatch.analytics.machinery import HourStats
+from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, CameraSettings, StageTimes
+from clearwatch.events.model import CounterDelta, Event, EventUpdate
+
+
+@dataclass
+class CollectingSink:
+    """Keeps everything in memory; writes snapshots under ``snapshots_dir`` when given."""
+
+    snapshots_dir: Path | None = None
+    on_end: Callable[[Event], None] | None = None
+    updates: list[EventUpdate] = field(default_factory=list)
+    ended: list[Event] = field(default_factory=list)
+    machines: dict[str, dict[str, object]] = field(default_factory=dict)
+    counters: dict[str, tuple[int, int]] = field(default_factory=dict)
+    stats: dict[tuple[str, str, float], HourStats] = field(default_factory=dict)
+
+    def on_event(self, update: EventUpdate, snapshot: bytes | None) -> None:
+        self.updates.append(update)
+        ev = update.event
+        if self.snapshots_dir is None:
+            ev.snapshot = None
+        elif snapshot is not None and ev.snapshot:
+            path = self.snapshots_dir / ev.snapshot
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(snapshot)
+        if update.type == "end":
+            self.ended.append(ev)
+            if self.on_end is not None:
+                self.on_end(ev)
+
+    def on_machine(self, camera: str, machine: str, state: dict[str, object]) -> None:
+        self.machines[machine] = state
+
+    def on_counter(self, delta: CounterDelta) -> None:
+        self.counters[delta.name] = (delta.total_in, delta.total_out)
+
+    def on_active(self, camera: str, t: float) -> None:
+        pass
+
+    def on_motion(self, camera: str, t: float) -> None:
+        pass
+
+    def add_stats(self, camera: str, pending: dict[tuple[str, str, float], HourStats]) -> None:
+        for key, h in pending.items():
+            mine = self.stats.setdefault(key, HourStats())
+            for state, seconds in h.seconds.items():
+                mine.seconds[state] += seconds
+            mine.starts += h.starts
+            mine.stops += h.stops
+            mine.count_in += h.count_in
+            mine.count_out += h.count_out
+
+
+@dataclass
+class AnalysisResult:
+    frames: int
+    video_seconds: float
+    cpu_seconds: float
+    wall_seconds: float
+    peak_rss_mb: float
+    times: StageTimes
+    analytics: CameraAnalytics
+    error: VideoFileError | None = None
+
+    @property
+    def cpu_per_video_second(self) -> float:
+        return self.cpu_seconds / self.video_seconds if self.video_seconds else 0.0
+
+
+def analyze_file(path: Path, camera: str, settings: CameraSettings, detector: Detector | None,
+                 sink: AnalyticsSink, *, width: int = 640, start_wall: float = 0.0,
+                 progress: Callable[[float, float], None] | None = None) -> AnalysisResult:
+    """Run the whole pipeline over ``path``. Times in events are ``start_wall`` + seconds into the file.
+
+    A file that breaks off part-way still yields the events found up to the break; the error is returned
+    in ``result.error`` (and a file that cannot be opened at all raises VideoFileError).
+    """
+    analytics = CameraAnalytics(camera, settings, detector, sink)
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    frames, last_t = 0, 0.0
+    error: VideoFileError | None = None
+    try:
+        for frame in iter_file_frames(path, camera, settings.fps, width, start_wall, progress=progress):
+            analytics.process(frame)
+            frames += 1
+            last_t = frame.time
+    except VideoFileError as exc:
+        if frames == 0:
+            raise
+        error = exc
+    analytics.finish(last_t)
+    return AnalysisResult(
+        frames=frames,
+        video_seconds=last_t - start_wall + 1.0 / settings.fps if frames else 0.0,
+        cpu_seconds=time.process_time() - cpu0,
+        wall_seconds=time.monotonic() - wall0,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        times=analytics.times,
+        analytics=analytics,
+        error=error,
+    )

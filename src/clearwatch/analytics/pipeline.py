@@ -1,0 +1,288 @@
+"""One camera's analytics: frame → motion → (gated) detection → tracking → zones, lines, machines → events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import numpy as np
+
+from clearwatch.analytics.counters import LineCounter
+from clearwatch.analytics.detectors import Detector
+from clearwatch.analytics.frames import Frame
+from clearwatch.analytics.machinery import HourStats, MachineMonitor, StatsBook, Transition
+from clearwatch.analytics.motion import Motion, MotionDetector, polygon_mask
+from clearwatch.analytics.objects import ObjectFinder
+from clearwatch.analytics.tracking import ObjectTracker, Track, render_snapshot
+from clearwatch.analytics.zones import Crossing, LoiterChange, ZoneWatcher
+from clearwatch.config.analytics import (
+    CounterConfig,
+    EventsConfig,
+    LineConfig,
+    MachineConfig,
+    MotionConfig,
+    ObjectsConfig,
+    ZoneConfig,
+)
+from clearwatch.events.model import CounterDelta, Event, EventType, EventUpdate
+
+STATS_FLUSH = 10.0  # seconds of video between writes of hourly statistics
+
+
+class AnalyticsSink(Protocol):
+    """Where a camera's analytics report to (the event service, or the ``analyze`` command)."""
+
+    def on_event(self, update: EventUpdate, snapshot: bytes | None) -> None: ...
+    def on_machine(self, camera: str, machine: str, state: dict[str, object]) -> None: ...
+    def on_counter(self, delta: CounterDelta) -> None: ...
+    def on_active(self, camera: str, t: float) -> None: ...
+    def on_motion(self, camera: str, t: float) -> None: ...
+    def add_stats(self, camera: str, pending: dict[tuple[str, str, float], HourStats]) -> None: ...
+
+
+@dataclass
+class CameraSettings:
+    motion: MotionConfig
+    objects: ObjectsConfig
+    events: EventsConfig
+    zones: dict[str, ZoneConfig] = field(default_factory=dict)
+    lines: dict[str, LineConfig] = field(default_factory=dict)
+    machines: dict[str, MachineConfig] = field(default_factory=dict)
+    counters: dict[str, CounterConfig] = field(default_factory=dict)
+    fps: float = 5.0
+    pre_roll: float = 5.0
+    post_roll: float = 10.0
+
+
+@dataclass
+class StageTimes:
+    """CPU-ish seconds (thread time) spent per stage, for metrics and benchmarks."""
+
+    motion: float = 0.0
+    detect: float = 0.0
+    track: float = 0.0
+    rules: float = 0.0
+    frames: int = 0
+
+
+def snapshot_name(event: Event) -> str:
+    if event.start < 1e9:  # times relative to a file being analysed, not wall-clock
+        return f"{event.camera}/{event.id}.jpg"
+    day = datetime.fromtimestamp(event.start, UTC).strftime("%Y-%m-%d")
+    return f"{event.camera}/{day}/{event.id}.jpg"
+
+
+class CameraAnalytics:
+    def __init__(self, camera: str, settings: CameraSettings, detector: Detector | None, sink: AnalyticsSink):
+        self.camera = camera
+        self.s = settings
+        self.detector = detector
+        self.sink = sink
+        self.book = StatsBook()
+        self.times = StageTimes()
+        self._size: tuple[int, int] | None = None
+        self.events: dict[int, Event] = {}  # track id → its object event
+        self._published: dict[int, tuple[float, tuple[str, ...], int, str, float]] = {}
+        self._loiter_events: dict[tuple[int, str], Event] = {}
+        self._machine_events: dict[str, Event] = {}
+        self.finished: list[Event] = []
+        self._stats_flushed: float | None = None
+        self.motion_frames = 0
+
+    def _setup(self, size: tuple[int, int]) -> None:
+        self._size = size
+        self.motion = MotionDetector(self.s.motion, size)
+        mask = polygon_mask(self.s.motion.masks, *size) if self.s.motion.masks else None
+        self.finder = ObjectFinder(self.detector, self.s.objects, size, mask) if self.detector else None
+        labels = self.detector.labels if self.detector else ()
+        self.tracker = ObjectTracker(labels, self.s.objects.min_score, self.s.objects.lost_after, self.s.fps) \
+            if self.detector else None
+        self.zones = ZoneWatcher(self.s.zones, self.s.lines, size, labels)
+        msize = (self.motion.width, self.motion.height)
+        self.machines = {n: MachineMonitor(n, c, msize, self.book) for n, c in self.s.machines.items()}
+        self.counters = {n: LineCounter(n, c, size, labels) for n, c in self.s.counters.items()}
+
+    # ------------------------------------------------------------------------------------------------
+
+    def process(self, frame: Frame) -> None:
+        if self._size != frame.size:
+            if self._size is not None:
+                self.finish(frame.time)
+            self._setup(frame.size)
+        t = frame.time
+        c0 = time.thread_time()
+        motion = self.motion.update(frame.image)
+        c1 = time.thread_time()
+        if motion.any:
+            self.motion_frames += 1
+            self.sink.on_motion(self.camera, t)
+        seen: list[Track] = []
+        ended: list[Track] = []
+        if self.finder is not None and self.tracker is not None:
+            dets = self.finder.find(frame.image, t, motion, self.tracker.boxes())
+            c2 = time.thread_time()
+            seen, ended = self.tracker.update(dets, frame)
+            c3 = time.thread_time()
+        else:
+            c2 = c3 = c1
+        crossings, loiter = self.zones.update(seen, ended, t)
+        self._object_events(seen, ended, crossings, t, frame.size)
+        self._loitering(loiter, frame.size)
+        for monitor in self.machines.values():
+            for tr in monitor.update(motion, t):
+                self._machine_event(tr, monitor.snapshot(t))
+        self._count(seen, motion, t)
+        if any(tr.id in self.events for tr in seen) or self._loiter_events:
+            self.sink.on_active(self.camera, t)
+        if self._stats_flushed is None:
+            self._stats_flushed = t
+        elif t - self._stats_flushed >= STATS_FLUSH:
+            self._flush_stats(t)
+        c4 = time.thread_time()
+        st = self.times
+        st.motion += c1 - c0
+        st.detect += c2 - c1
+        st.track += c3 - c2
+        st.rules += c4 - c3
+        st.frames += 1
+
+    def finish(self, t: float | None = None) -> None:
+        """End everything still open (end of file, shutdown, resolution change)."""
+        if self._size is None:
+            return
+        ended = self.tracker.finish() if self.tracker is not None else []
+        end_t = t if t is not None else max([tr.last for tr in ended], default=time.time())
+        _, loiter = self.zones.update([], ended, end_t)
+        self._loitering(loiter, self._size)
+        self._object_events([], ended, [], end_t, self._size)
+        for name, ev in list(self._machine_events.items()):
+            ev.end = end_t
+            self._emit("end", ev)
+            del self._machine_events[name]
+        self._flush_stats(end_t)
+
+    def _flush_stats(self, t: float) -> None:
+        self._stats_flushed = t
+        pending = self.book.drain()
+        if pending:
+            self.sink.add_stats(self.camera, pending)
+
+    def summary(self) -> dict[str, object]:
+        """A glance for status displays: what is in view now and what the lines counted."""
+        active: dict[str, int] = {}
+        for ev in list(self.events.values()):
+            active[ev.label] = active.get(ev.label, 0) + 1
+        lines = {n: dict(c) for n, c in self.zones.counts.items()} if self._size is not None else {}
+        machines = {n: m.state for n, m in self.machines.items()} if self._size is not None else {}
+        return {"frames": self.times.frames, "active": active, "lines": lines, "machines": machines,
+                "detector": self.detector is not None}
+
+    # events -----------------------------------------------------------------------------------------
+
+    def _emit(self, kind: EventType, event: Event, snapshot: bytes | None = None) -> None:
+        if kind == "end":
+            event.clip_end = (event.end or event.start) + self.s.post_roll
+            self.finished.append(event)
+        self.sink.on_event(EventUpdate(kind, event), snapshot)
+
+    def _object_events(self, seen: list[Track], ended: list[Track], crossings: list[Crossing], t: float,
+                       size: tuple[int, int]) -> None:
+        w, h = size
+        for c in crossings:
+            ev = self.events.get(c.track.id)
+            record = {"line": c.line, "direction": c.direction, "time": round(c.time, 3)}
+            if ev is not None:
+                ev.crossings.append(record)
+            else:
+                c.track.pending_crossings.append(record)
+        for tr in seen:
+            label = tr.label
+            ev = self.events.get(tr.id)
+            if ev is None:
+                if tr.hits < self.s.objects.min_frames or not tr.moved \
+                        or tr.max_score < self.finder_min_score(label):
+                    continue
+                ev = Event(self.camera, "object", label, tr.first, track_id=tr.id,
+                           clip_start=tr.first - self.s.pre_roll)
+                ev.crossings.extend(tr.pending_crossings)
+                self.events[tr.id] = ev
+                self._fill(ev, tr, w, h)
+                snap = self._snapshot(ev, tr)
+                self._emit("start", ev, snap)
+                self._published[tr.id] = (t, tuple(ev.zones), len(ev.crossings), label, tr.best_quality)
+                continue
+            self._fill(ev, tr, w, h)
+            last_t, zones, n_cross, last_label, quality = self._published[tr.id]
+            changed = tuple(ev.zones) != zones or len(ev.crossings) != n_cross or label != last_label
+            if changed or (t - last_t >= self.s.events.update_interval and tr.best_quality > quality):
+                snap = self._snapshot(ev, tr) if tr.best_quality > quality else None
+                self._emit("update", ev, snap)
+                self._published[tr.id] = (t, tuple(ev.zones), len(ev.crossings), label,
+                                          max(quality, tr.best_quality) if snap else quality)
+        for tr in ended:
+            ev = self.events.pop(tr.id, None)
+            published = self._published.pop(tr.id, None)
+            if ev is None:
+                continue
+            self._fill(ev, tr, w, h)
+            ev.end = tr.last
+            snap = self._snapshot(ev, tr) if published is None or tr.best_quality > published[4] else None
+            self._emit("end", ev, snap)
+
+    def finder_min_score(self, label: str) -> float:
+        f = self.s.objects.filters.get(label)
+        return f.min_score if f is not None and f.min_score is not None else self.s.objects.min_score
+
+    def _fill(self, ev: Event, tr: Track, w: int, h: int) -> None:
+        ev.label = tr.label
+        ev.score = round(tr.max_score, 4)
+        ev.box = [round(float(v), 4) for v in (tr.box / np.array([w, h, w, h], np.float32))]
+        ev.path = list(tr.path)
+        zones = set(ev.zones) | set(self.zones.zones_of(tr.id))  # zones ever entered
+        ev.zones = sorted(zones)
+
+    def _snapshot(self, ev: Event, tr: Track) -> bytes | None:
+        if not self.s.events.snapshots:
+            return None
+        data = render_snapshot(tr, tr.label)
+        if data is not None:
+            ev.snapshot = snapshot_name(ev)
+        return data
+
+    def _loitering(self, changes: list[LoiterChange], size: tuple[int, int]) -> None:
+        for ch in changes:
+            key = (ch.track.id, ch.zone)
+            if ch.started:
+                ev = Event(self.camera, "loitering", ch.track.label, ch.since, track_id=ch.track.id,
+                           zones=[ch.zone], score=round(ch.track.max_score, 4), clip_start=ch.since - self.s.pre_roll,
+                           data={"zone": ch.zone, "limit": self.s.zones[ch.zone].loiter})
+                self._loiter_events[key] = ev
+                self._emit("start", ev, self._snapshot(ev, ch.track))
+            elif key in self._loiter_events:
+                ev = self._loiter_events.pop(key)
+                ev.end = ch.time
+                ev.data["dwell"] = round(ch.time - ch.since, 2)
+                self._emit("end", ev)
+
+    def _machine_event(self, tr: Transition, state: dict[str, object]) -> None:
+        old = self._machine_events.pop(tr.machine, None)
+        if old is not None:
+            old.end = tr.at
+            self._emit("end", old)
+        ev = Event(self.camera, "machine", tr.machine, tr.at, clip_start=tr.at - self.s.pre_roll,
+                   data={"machine": tr.machine, "state": tr.state, "previous": tr.previous})
+        self._machine_events[tr.machine] = ev
+        self._emit("start", ev)
+        self.sink.on_machine(self.camera, tr.machine, state)
+
+    def _count(self, seen: list[Track], motion: Motion, t: float) -> None:
+        for name, counter in self.counters.items():
+            n_in, n_out = counter.update(seen, motion, t)
+            if n_in or n_out:
+                b = self.book.bucket("counter", name, t)
+                b.count_in += n_in
+                b.count_out += n_out
+                self.sink.on_counter(CounterDelta(self.camera, name, t, n_in, n_out, counter.count_in,
+                                                  counter.count_out))

@@ -1,0 +1,132 @@
+"""ByteTrack (Roboflow ``trackers``, which took it over from ``supervision``) plus the lifecycle Clearwatch needs:
+stable ids, a label by vote, the best snapshot, a box path, and an end when a track is gone for good."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import supervision as sv
+from trackers import ByteTrackTracker
+
+from clearwatch.analytics.detectors import Detections
+from clearwatch.analytics.frames import Frame
+
+PATH_STEP = 0.5  # seconds between recorded path points
+MOVED_FRACTION = 0.4  # of the box's longer side: more than a detector's jitter, less than one stride
+
+
+@dataclass
+class Track:
+    id: int
+    first: float
+    last: float
+    box: np.ndarray
+    votes: Counter[str] = field(default_factory=Counter)
+    hits: int = 0
+    max_score: float = 0.0
+    best_quality: float = -1.0
+    best_image: np.ndarray | None = None
+    best_box: np.ndarray | None = None
+    best_time: float = 0.0
+    path: list[tuple[float, float, float]] = field(default_factory=list)
+    origin: np.ndarray | None = None
+    pending_crossings: list[dict[str, object]] = field(default_factory=list)  # before its event starts
+
+    @property
+    def label(self) -> str:
+        return self.votes.most_common(1)[0][0] if self.votes else "object"
+
+    @property
+    def moved(self) -> bool:
+        """Something that never moved (a parked car, a sign taken for a person) is tracked but is not an event.
+
+        Judged by how far the box travelled, not by motion near it: people walking past a parked van
+        must not turn the van into an event.
+        """
+        if self.origin is None:
+            return False
+        size = max(self.box[2] - self.box[0], self.box[3] - self.box[1], 1.0)
+        return float(np.hypot(*(_centre(self.box) - self.origin))) > MOVED_FRACTION * size
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float32)
+
+
+class ObjectTracker:
+    def __init__(self, labels: tuple[str, ...], min_score: float, lost_after: float, fps: float):
+        self.labels = labels
+        self.lost_after = lost_after
+        self._tracker = ByteTrackTracker(
+            lost_track_buffer=max(1, round(lost_after * 30)),  # counted in 30 fps frames, whatever the rate
+            frame_rate=fps,
+            track_activation_threshold=min_score,
+            high_conf_det_threshold=min_score,
+            minimum_consecutive_frames=1,
+        )
+        self.tracks: dict[int, Track] = {}
+
+    def boxes(self) -> np.ndarray:
+        if not self.tracks:
+            return np.zeros((0, 4), np.float32)
+        return np.array([t.box for t in self.tracks.values()], np.float32)
+
+    def update(self, dets: Detections, frame: Frame) -> tuple[list[Track], list[Track]]:
+        """Feed one frame's detections; returns (tracks seen in this frame, tracks that ended)."""
+        t = frame.time
+        sv_dets = sv.Detections(xyxy=dets.boxes.reshape(-1, 4), confidence=dets.scores, class_id=dets.classes)
+        tracked = self._tracker.update(sv_dets, timestamp=t)
+        seen: list[Track] = []
+        w, h = frame.size
+        ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, int)
+        for box, score, cls, tid in zip(tracked.xyxy, tracked.confidence, tracked.class_id, ids, strict=True):
+            if tid < 0:
+                continue
+            tr = self.tracks.get(int(tid))
+            if tr is None:
+                tr = self.tracks[int(tid)] = Track(int(tid), t, t, box.astype(np.float32))
+                tr.origin = _centre(tr.box)
+            tr.box = box.astype(np.float32)
+            tr.last = t
+            tr.hits += 1
+            tr.votes[self.labels[int(cls)]] += float(score)
+            tr.max_score = max(tr.max_score, float(score))
+            if not tr.path or t - tr.path[-1][0] >= PATH_STEP:
+                c = _centre(tr.box)
+                tr.path.append((t, round(float(c[0]) / w, 4), round(float(c[1]) / h, 4)))
+            quality = _quality(box, float(score), w, h)
+            if quality > tr.best_quality:
+                tr.best_quality, tr.best_image, tr.best_box, tr.best_time = quality, frame.image, tr.box, t
+            seen.append(tr)
+        ended = [tr for tr in self.tracks.values() if t - tr.last > self.lost_after]
+        for tr in ended:
+            del self.tracks[tr.id]
+        return seen, ended
+
+    def finish(self) -> list[Track]:
+        ended = list(self.tracks.values())
+        self.tracks.clear()
+        return ended
+
+
+def _quality(box: np.ndarray, score: float, w: int, h: int) -> float:
+    """Big, confident and whole: a box cut by the frame edge makes a poor snapshot."""
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    cut = box[0] <= 1 or box[1] <= 1 or box[2] >= w - 1 or box[3] >= h - 1
+    return score * float(np.sqrt(max(bw * bh, 1.0))) * (0.5 if cut else 1.0)
+
+
+def render_snapshot(track: Track, label: str) -> bytes | None:
+    """The track's best frame as JPEG, with its box and label drawn."""
+    if track.best_image is None or track.best_box is None:
+        return None
+    image = track.best_image.copy()
+    x1, y1, x2, y2 = (int(v) for v in track.best_box)
+    cv2.rectangle(image, (x1, y1), (x2, y2), (0, 200, 255), 2)
+    text = f"{label} #{track.id} {track.max_score:.2f}"
+    cv2.putText(image, text, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 200, 255), 1, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return buf.tobytes() if ok else None

@@ -1,0 +1,111 @@
+"""``clearwatch analyze FILE``: the whole analytics pipeline over a video file, as fast as it decodes."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from clearwatch.analytics import create_detector
+from clearwatch.analytics.offline import CollectingSink, analyze_file
+from clearwatch.analytics.pipeline import CameraSettings
+from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, err_console, resolve_config
+from clearwatch.config import Config
+from clearwatch.errors import ClearwatchError
+from clearwatch.events.model import Event
+
+
+def settings_for(config: Config, camera: str | None, fps: float | None) -> tuple[str, CameraSettings, int]:
+    """A configured camera's analytics settings (its zones, lines, machines), or the global defaults."""
+    record = config.record
+    if camera is not None:
+        if camera not in config.cameras:
+            known = ", ".join(config.cameras) or "none"
+            raise ClearwatchError(f"camera {camera!r} is not in the config (cameras: {known})")
+        cam = config.cameras[camera]
+        detect, objects, motion = config.detect_for(camera), config.objects_for(camera), config.motion_for(camera)
+        zones, lines, machines, counters = cam.zones, cam.lines, cam.machines, cam.counters
+        resolved = config.record_for(camera)
+        pre, post = resolved.pre_roll, resolved.post_roll
+    else:
+        detect, objects, motion = config.detect, config.objects, config.motion
+        zones, lines, machines, counters = {}, {}, {}, {}
+        pre, post = record.pre_roll or 5.0, record.post_roll or 10.0
+    settings = CameraSettings(motion=motion, objects=objects, events=config.events, zones=zones, lines=lines,
+                              machines=machines, counters=counters, fps=fps or detect.fps, pre_roll=pre,
+                              post_roll=post)
+    return camera or "file", settings, detect.width
+
+
+def event_line(ev: Event) -> dict[str, Any]:
+    return {
+        "camera": ev.camera, "kind": ev.kind, "label": ev.label, "track_id": ev.track_id,
+        "start": round(ev.start, 2), "end": round(ev.end, 2) if ev.end is not None else None,
+        "score": ev.score, "zones": ev.zones, "crossings": ev.crossings, "snapshot": ev.snapshot,
+        **({"data": ev.data} if ev.data else {}),
+    }
+
+
+def analyze(
+    file: Path = typer.Argument(..., help="Video file to analyse."),
+    config: Path | None = ConfigOption,
+    data: Path | None = DataOption,
+    camera: str | None = typer.Option(None, "--camera", help="Use this configured camera's zones, lines, machines."),
+    fps: float | None = typer.Option(None, "--fps", min=0.1, max=60, help="Frames analysed per second of video."),
+    snapshots: Path | None = typer.Option(None, "--snapshots", help="Snapshot folder (default: <data>/snapshots)."),
+    no_snapshots: bool = typer.Option(False, "--no-snapshots", help="Do not write snapshots."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Run motion, detection, tracking, zones, lines and machines over FILE and print the events.
+
+    Times are seconds from the start of the file. With --json: one JSON object per event, as events end.
+    """
+    cfg = resolve_config(config, data)
+    if camera is None and config is not None:
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", file.stem)[:64]
+        camera = stem if stem in cfg.cameras else None
+    name, settings, width = settings_for(cfg, camera, fps)
+    detector = None
+    if settings.objects.enabled:
+        detector = create_detector(settings.objects.detector, settings.objects.model, settings.objects.sha256,
+                                   settings.objects.input_size, settings.objects.threads)
+    snap_dir = None if no_snapshots else (snapshots or cfg.data_dir / "snapshots")
+
+    def emit(ev: Event) -> None:
+        if json_out:
+            sys.stdout.write(json.dumps(event_line(ev)) + "\n")
+            sys.stdout.flush()
+
+    sink = CollectingSink(snapshots_dir=snap_dir, on_end=emit)
+    if err_console.is_terminal:
+        with Progress(TextColumn("analysing {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeRemainingColumn(), console=err_console, transient=True) as bar:
+            task = bar.add_task(file.name, total=1.0)
+            result = analyze_file(file, name, settings, detector, sink, width=width,
+                                  progress=lambda t, d: bar.update(task, completed=t / d if d else 0))
+    else:
+        result = analyze_file(file, name, settings, detector, sink, width=width)
+    if not json_out:
+        _print_table(sink, result.frames, result.video_seconds, result.cpu_per_video_second)
+    if result.error is not None:
+        raise result.error
+
+
+def _print_table(sink: CollectingSink, frames: int, seconds: float, cpu: float) -> None:
+    table = Table("kind", "label", "track", "start s", "end s", "score", "zones", "crossings")
+    for ev in sorted(sink.ended, key=lambda e: e.start):
+        crossings = ", ".join(f"{c['line']} {c['direction']}" for c in ev.crossings)
+        label = ev.label if ev.kind != "machine" else f"{ev.label}: {ev.data.get('state')}"
+        table.add_row(ev.kind, label, str(ev.track_id or ""), f"{ev.start:.1f}",
+                      f"{ev.end:.1f}" if ev.end is not None else "", f"{ev.score:.2f}", ", ".join(ev.zones), crossings)
+    console.print(table)
+    for name, (n_in, n_out) in sink.counters.items():
+        console.print(f"counter {name}: {n_in} in, {n_out} out")
+    console.print(f"{len(sink.ended)} event(s) in {seconds:.1f} s of video ({frames} frames analysed), "
+                  f"{cpu:.3f} CPU-s per video-second")

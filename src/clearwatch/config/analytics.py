@@ -1,0 +1,162 @@
+"""Config sections for analytics and events. Coordinates are fractions of the frame (0..1, origin top-left),
+so zones survive a change of detect resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from clearwatch.config.units import Duration
+
+DEFAULT_OBJECTS = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _points(v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    for x, y in v:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point [{x}, {y}] is outside the frame: coordinates are fractions from 0 to 1")
+    return v
+
+
+def _polygon(v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(v) < 3:
+        raise ValueError(f"a polygon needs at least 3 points, got {len(v)}")
+    return _points(v)
+
+
+def _segment(v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(v) != 2:
+        raise ValueError(f"a line is exactly 2 points [[x1, y1], [x2, y2]], got {len(v)}")
+    if tuple(v[0]) == tuple(v[1]):
+        raise ValueError("the two points of a line must differ")
+    return _points(v)
+
+
+Polygon = Annotated[list[tuple[float, float]], AfterValidator(_polygon)]
+Segment = Annotated[list[tuple[float, float]], AfterValidator(_segment)]
+
+
+class DetectConfig(Section):
+    """The decoded picture all analytics share."""
+
+    enabled: bool = True
+    fps: float = Field(default=5.0, gt=0, le=30, description="Frames per second analysed.")
+    width: int = Field(default=640, ge=64, le=3840, description="Decode width (height keeps the aspect).")
+
+
+class MotionConfig(Section):
+    threshold: int = Field(default=25, ge=1, le=255, description="Grey-level change that counts as motion.")
+    min_area: float = Field(default=0.0015, ge=0, le=1, description="Smallest moving area, fraction of the frame.")
+    width: int = Field(default=320, ge=32, le=1280, description="Width of the grey picture motion works on.")
+    masks: list[Polygon] = Field(default_factory=list, description="Polygons where motion is ignored.")
+
+
+class ObjectFilter(Section):
+    min_score: float | None = Field(default=None, ge=0, le=1)
+    min_area: float | None = Field(default=None, ge=0, le=1, description="Fraction of the frame.")
+    max_area: float | None = Field(default=None, ge=0, le=1)
+
+
+class ObjectsConfig(Section):
+    enabled: bool = True
+    detector: Literal["yolox_nano", "fastestdet"] = "yolox_nano"
+    model: Path | None = Field(default=None, description="Model file; default: looked up by name.")
+    sha256: str | None = Field(default=None, description="Required with a model file we do not know.")
+    input_size: int = Field(default=416, ge=96, le=1280, description="Model input for a whole frame.")
+    threads: int = Field(default=1, ge=1, le=64)
+    track: list[str] = Field(default_factory=lambda: list(DEFAULT_OBJECTS))
+    min_score: float = Field(default=0.45, ge=0, le=1)
+    filters: dict[str, ObjectFilter] = Field(default_factory=dict)
+    motion_gated: bool = Field(default=True, description="Run the detector only where something moves.")
+    full_frame_interval: Duration = Field(default=2.0, ge=0, description="Whole-frame pass for still objects.")
+    min_frames: int = Field(default=3, ge=1, le=100, description="Detections before a track becomes an event.")
+    lost_after: Duration = Field(default=3.0, gt=0, description="A track unseen this long has ended.")
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) != 64 or any(c not in "0123456789abcdefABCDEF" for c in v)):
+            raise ValueError("must be 64 hexadecimal digits")
+        return v
+
+    @model_validator(mode="after")
+    def _known_labels(self) -> ObjectsConfig:
+        from clearwatch.analytics.detectors.base import COCO_LABELS
+
+        unknown = [x for x in [*self.track, *self.filters] if x not in COCO_LABELS]
+        if unknown:
+            raise ValueError(f"unknown object label(s) {', '.join(map(repr, unknown))}; labels are COCO names "
+                             "such as person, car, truck, bus, bicycle, motorcycle")
+        return self
+
+
+class ZoneConfig(Section):
+    points: Polygon
+    objects: list[str] = Field(default_factory=list, description="Labels that count here; empty: all tracked.")
+    loiter: Duration | None = Field(default=None, gt=0, description="Dwell time that raises a loitering event.")
+
+
+class LineConfig(Section):
+    points: Segment
+    objects: list[str] = Field(default_factory=list)
+
+
+class MachineConfig(Section):
+    """An area whose movement means the machine runs."""
+
+    points: Polygon
+    threshold: int = Field(default=20, ge=1, le=255, description="Grey-level change between frames.")
+    on_level: float = Field(default=0.02, gt=0, le=1, description="Moving fraction of the area that means running.")
+    off_level: float | None = Field(default=None, gt=0, le=1, description="Below this it is not (default: half).")
+    start_after: Duration = Field(default=1.0, ge=0, description="Movement this long before 'running'.")
+    idle_after: Duration = Field(default=2.0, ge=0, description="Stillness this long before 'idle'.")
+    stop_after: Duration = Field(default=30.0, ge=0, description="Stillness this long before 'stopped'.")
+
+    @model_validator(mode="after")
+    def _levels(self) -> MachineConfig:
+        if self.off_level is not None and self.off_level > self.on_level:
+            raise ValueError("off_level must not exceed on_level (that is the hysteresis)")
+        if self.stop_after < self.idle_after:
+            raise ValueError("stop_after must be at least idle_after")
+        return self
+
+
+class CounterConfig(Section):
+    """Counts things crossing a line: tracked objects, or moving blobs for items no detector knows."""
+
+    points: Segment
+    source: Literal["objects", "motion"] = "objects"
+    objects: list[str] = Field(default_factory=list)
+    min_area: float = Field(default=0.0005, ge=0, le=1, description="motion source: smallest blob, frame fraction.")
+
+
+class MqttConfig(Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = Field(default="clearwatch", pattern=r"^[^#+]+$")
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    qos: Literal[0, 1, 2] = 1
+    keepalive: int = Field(default=30, ge=5, le=3600)
+
+
+class WebhookConfig(Section):
+    url: str = Field(pattern=r"^https?://", repr=False)
+    secret: str | None = Field(default=None, repr=False, description="HMAC-SHA256 key for X-Clearwatch-Signature.")
+    kinds: list[Literal["object", "loitering", "machine"]] = Field(default_factory=list, description="Empty: all.")
+    types: list[Literal["start", "update", "end"]] = Field(default_factory=lambda: ["start", "end"])
+    timeout: Duration = Field(default=10.0, gt=0, le=120)
+
+
+class EventsConfig(Section):
+    snapshots: bool = True
+    retain_days: float | None = Field(default=None, gt=0, description="Default: the recordings' retention.")
+    update_interval: Duration = Field(default=5.0, ge=0.5, description="Least time between update messages.")

@@ -1,0 +1,56 @@
+"""What analytics report: events with a lifecycle (start, update, end)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+EventType = Literal["start", "update", "end"]
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Event:
+    camera: str
+    kind: str  # object | loitering | machine
+    label: str
+    start: float  # wall clock, seconds since the epoch
+    id: str = field(default_factory=new_event_id)
+    end: float | None = None
+    score: float = 0.0
+    track_id: int | None = None
+    zones: list[str] = field(default_factory=list)
+    crossings: list[dict[str, Any]] = field(default_factory=list)
+    box: list[float] | None = None  # last box, fractions of the frame (x1, y1, x2, y2)
+    path: list[tuple[float, float, float]] = field(default_factory=list)  # (time, x, y) fractions
+    snapshot: str | None = None  # path relative to the snapshots folder
+    clip_start: float | None = None
+    clip_end: float | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = [list(p) for p in self.path]
+        return d
+
+
+@dataclass
+class EventUpdate:
+    type: EventType
+    event: Event
+    sequence: int = 0  # per process, for ordering on the bus
+
+
+@dataclass
+class CounterDelta:
+    camera: str
+    name: str
+    time: float
+    count_in: int
+    count_out: int
+    total_in: int
+    total_out: int

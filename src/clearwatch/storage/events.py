@@ -1,0 +1,203 @@
+"""Events, their outbox messages, and hourly statistics in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from clearwatch.storage.database import Database
+from clearwatch.storage.models import EventRecord, HourlyStat, OutboxMessage
+
+
+def _dt(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC)
+
+
+@dataclass
+class Message:
+    target: str
+    topic: str
+    payload: str
+    retain: bool = False
+
+
+@dataclass
+class StatDelta:
+    camera: str
+    kind: str
+    name: str
+    hour: float  # epoch seconds of the hour's start
+    running_s: float = 0.0
+    idle_s: float = 0.0
+    stopped_s: float = 0.0
+    starts: int = 0
+    stops: int = 0
+    count_in: int = 0
+    count_out: int = 0
+
+
+def _outbox_rows(messages: Iterable[Message], now: datetime) -> list[OutboxMessage]:
+    return [OutboxMessage(target=m.target, topic=m.topic, payload=m.payload, retain=m.retain, created_at=now,
+                          attempts=0, next_attempt=0.0, status="pending") for m in messages]
+
+
+class EventStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def save(self, event: dict[str, Any], messages: Sequence[Message] = ()) -> None:
+        """Store the event's current state and queue its messages in one transaction: both or neither."""
+        now = datetime.now(UTC)
+        values = {
+            "camera": event["camera"], "kind": event["kind"], "label": event["label"],
+            "start": _dt(event["start"]), "end": _dt(event.get("end")), "score": event.get("score", 0.0),
+            "track_id": event.get("track_id"), "zones": event.get("zones", []),
+            "crossings": event.get("crossings", []), "box": event.get("box"), "path": event.get("path", []),
+            "snapshot": event.get("snapshot"), "clip_start": _dt(event.get("clip_start")),
+            "clip_end": _dt(event.get("clip_end")), "data": event.get("data", {}), "updated_at": now,
+        }
+        with self.db.session() as s:
+            row = s.get(EventRecord, event["id"])
+            if row is None:
+                s.add(EventRecord(id=event["id"], **values))
+            else:
+                for k, v in values.items():
+                    setattr(row, k, v)
+            s.add_all(_outbox_rows(messages, now))
+
+    def get(self, event_id: str) -> EventRecord | None:
+        with self.db.session() as s:
+            return s.get(EventRecord, event_id)
+
+    def list(self, camera: str | None = None, label: str | None = None, kind: str | None = None,
+             start: datetime | None = None, end: datetime | None = None, limit: int = 100) -> list[EventRecord]:
+        q = select(EventRecord)
+        if camera:
+            q = q.where(EventRecord.camera == camera)
+        if label:
+            q = q.where(EventRecord.label == label)
+        if kind:
+            q = q.where(EventRecord.kind == kind)
+        if start:
+            q = q.where(EventRecord.start >= start)
+        if end:
+            q = q.where(EventRecord.start < end)
+        with self.db.session() as s:
+            return list(s.scalars(q.order_by(EventRecord.start.desc()).limit(limit)))
+
+    def count(self, camera: str | None = None) -> int:
+        q = select(func.count()).select_from(EventRecord)
+        if camera:
+            q = q.where(EventRecord.camera == camera)
+        with self.db.session() as s:
+            return int(s.scalar(q) or 0)
+
+    def close_open(self, before: datetime) -> int:
+        """Events left open by a process that died: end them where they were last updated."""
+        with self.db.session() as s:
+            rows = s.scalars(select(EventRecord).where(EventRecord.end.is_(None), EventRecord.updated_at < before))
+            n = 0
+            for row in rows:
+                row.end = row.updated_at
+                n += 1
+            return n
+
+    def delete_before(self, cutoff: datetime) -> list[str]:
+        """Delete ended events older than ``cutoff``; returns their snapshot paths for the caller to remove."""
+        with self.db.session() as s:
+            rows = list(s.execute(select(EventRecord.id, EventRecord.snapshot)
+                                  .where(EventRecord.end.is_not(None), EventRecord.end < cutoff)))
+            if rows:
+                s.execute(delete(EventRecord).where(EventRecord.id.in_([r.id for r in rows])))
+            return [r.snapshot for r in rows if r.snapshot]
+
+
+class OutboxStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def add(self, messages: Sequence[Message]) -> None:
+        """Queue messages that belong to no event (machine states, counter totals)."""
+        with self.db.session() as s:
+            s.add_all(_outbox_rows(messages, datetime.now(UTC)))
+
+    def ready(self, target: str, now: float, limit: int = 100) -> list[OutboxMessage]:
+        """The oldest pending messages of ``target``, in order, if the first one is due."""
+        with self.db.session() as s:
+            rows = list(s.scalars(select(OutboxMessage)
+                                  .where(OutboxMessage.target == target, OutboxMessage.status == "pending")
+                                  .order_by(OutboxMessage.id).limit(limit)))
+        if rows and rows[0].next_attempt > now:
+            return []
+        return rows
+
+    def next_due(self, target: str) -> float | None:
+        with self.db.session() as s:
+            return s.scalar(select(OutboxMessage.next_attempt)
+                            .where(OutboxMessage.target == target, OutboxMessage.status == "pending")
+                            .order_by(OutboxMessage.id).limit(1))
+
+    def delivered(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        if ids:
+            with self.db.session() as s:
+                s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+
+    def retry_later(self, msg_id: int, error: str, at: float) -> None:
+        with self.db.session() as s:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == msg_id).values(
+                attempts=OutboxMessage.attempts + 1, next_attempt=at, last_error=error[:2000]))
+
+    def give_up(self, msg_id: int, error: str) -> None:
+        """A permanent refusal: keep the message (nothing is silently lost) but stop retrying it."""
+        with self.db.session() as s:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == msg_id).values(
+                attempts=OutboxMessage.attempts + 1, status="failed", last_error=error[:2000]))
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self.db.session() as s:
+            rows = s.execute(select(OutboxMessage.target, OutboxMessage.status, func.count())
+                             .group_by(OutboxMessage.target, OutboxMessage.status))
+            return {(r[0], r[1]): r[2] for r in rows}
+
+
+STAT_FIELDS = ("running_s", "idle_s", "stopped_s", "starts", "stops", "count_in", "count_out")
+
+
+class StatsStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def add(self, deltas: Iterable[StatDelta]) -> None:
+        with self.db.session() as s:
+            for d in deltas:
+                hour = datetime.fromtimestamp(d.hour, UTC)
+                row = s.scalar(select(HourlyStat).where(
+                    HourlyStat.camera == d.camera, HourlyStat.kind == d.kind, HourlyStat.name == d.name,
+                    HourlyStat.hour == hour))
+                if row is None:
+                    row = HourlyStat(camera=d.camera, kind=d.kind, name=d.name, hour=hour,
+                                     **dict.fromkeys(STAT_FIELDS, 0))
+                    s.add(row)
+                for f in STAT_FIELDS:
+                    setattr(row, f, (getattr(row, f) or 0) + getattr(d, f))
+
+    def hours(self, camera: str | None = None, name: str | None = None, kind: str | None = None,
+              start: datetime | None = None, end: datetime | None = None) -> list[HourlyStat]:
+        q = select(HourlyStat)
+        if camera:
+            q = q.where(HourlyStat.camera == camera)
+        if name:
+            q = q.where(HourlyStat.name == name)
+        if kind:
+            q = q.where(HourlyStat.kind == kind)
+        if start:
+            q = q.where(HourlyStat.hour >= start)
+        if end:
+            q = q.where(HourlyStat.hour < end)
+        with self.db.session() as s:
+            return list(s.scalars(q.order_by(HourlyStat.hour, HourlyStat.camera, HourlyStat.name)))
