@@ -32,6 +32,7 @@ test: $(STAMP) apt-deps lint
 bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/recording.py
 	$(VENV)/bin/python benchmarks/pipeline.py
+	$(VENV)/bin/python benchmarks/faces.py
 
 clean:
 	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

@@ -11,6 +11,8 @@ from clearwatch.analytics import CameraAnalytics, CameraSettings, Detector, Fram
 from clearwatch.config import Config
 from clearwatch.config.analytics import ObjectsConfig
 from clearwatch.events import EventService
+from clearwatch.faces.recognizer import FaceRecognizer
+from clearwatch.identity import Cipher, Registry, load_key
 from clearwatch.recording import (
     IndexWriter,
     Recorder,
@@ -61,14 +63,15 @@ class Service:
         self.units: dict[str, CameraUnit] = {}
         self._detectors: dict[tuple[object, ...], Detector | None] = {}
         self.model_errors: dict[str, str] = {}
+        self.registry: Registry | None = None
         self._stop = threading.Event()
         self.started = False
         self._status_thread = threading.Thread(target=self._status_loop, name="camera-status", daemon=True)
 
     def start(self) -> None:
-        self.started = True
         self.root.mkdir(parents=True, exist_ok=True)
         self.db.migrate()
+        self._open_registry()
         reconcile(self.root, self.index)
         self.index_writer.start()
         for name, cam_cfg in self.config.cameras.items():
@@ -84,7 +87,8 @@ class Service:
             unit = self.units[name] = CameraUnit(camera, recorder)
             detect = self.config.detect_for(name)
             if detect.enabled or settings.mode in ("motion", "events"):
-                unit.analytics = CameraAnalytics(name, self.camera_settings(name), self._detector(name), self.events)
+                unit.analytics = CameraAnalytics(name, self.camera_settings(name), self._detector(name), self.events,
+                                                 self._face_recognizer(name))
                 unit.decoder = FrameDecoder(name, unit.analytics.process, fps=detect.fps, width=detect.width)
                 if cam_cfg.detect_url:
                     unit.detect_camera = Camera(name, cam_cfg.detect_source(), [unit.decoder])
@@ -100,6 +104,7 @@ class Service:
             unit.camera.start()
         self.scheduler.start()
         self._status_thread.start()
+        self.started = True
         log.info("clearwatch running: %d camera(s), recordings in %s, database %s",
                  len(self.units), self.root, self.db.safe_url)
 
@@ -129,6 +134,23 @@ class Service:
         if detector is None:
             self.model_errors[camera] = "object detection unavailable: model missing or invalid (see the log)"
         return detector
+
+    def _open_registry(self) -> None:
+        """Only when a camera recognises faces; without the key nothing starts (biometrics stay sealed)."""
+        if not any(c.enabled and self.config.faces_for(n).enabled for n, c in self.config.cameras.items()):
+            return
+        ident = self.config.identity
+        registry = Registry(self.db, Cipher(load_key(ident.key_file, ident.key_env)),
+                            min_quality=ident.min_enrol_quality, operating_point=ident.operating_point,
+                            exact_below=ident.exact_search_below)
+        registry.start()
+        self.registry = registry
+
+    def _face_recognizer(self, camera: str) -> FaceRecognizer | None:
+        cfg = self.config.faces_for(camera)
+        if not cfg.enabled or self.registry is None:
+            return None
+        return FaceRecognizer(self.registry, cfg)
 
     def _on_motion(self, camera: str, t: float) -> None:
         unit = self.units.get(camera)

@@ -11,7 +11,7 @@ from pathlib import Path
 from clearwatch.analytics.detectors import Detector
 from clearwatch.analytics.frames import VideoFileError, iter_file_frames
 from clearwatch.analytics.machinery import HourStats
-from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, CameraSettings, StageTimes
+from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, CameraSettings, FaceLooker, StageTimes
 from clearwatch.events.model import CounterDelta, Event, EventUpdate
 
 
@@ -31,11 +31,15 @@ class CollectingSink:
         self.updates.append(update)
         ev = update.event
         if self.snapshots_dir is None:
-            ev.snapshot = None
-        elif snapshot is not None and ev.snapshot:
-            path = self.snapshots_dir / ev.snapshot
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(snapshot)
+            ev.snapshot = ev.face_snapshot = None
+        else:
+            files = dict(update.files)
+            if snapshot is not None and ev.snapshot:
+                files[ev.snapshot] = snapshot
+            for rel, blob in files.items():
+                path = self.snapshots_dir / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(blob)
         if update.type == "end":
             self.ended.append(ev)
             if self.on_end is not None:
@@ -82,13 +86,14 @@ class AnalysisResult:
 
 def analyze_file(path: Path, camera: str, settings: CameraSettings, detector: Detector | None,
                  sink: AnalyticsSink, *, width: int = 640, start_wall: float = 0.0,
-                 progress: Callable[[float, float], None] | None = None) -> AnalysisResult:
+                 progress: Callable[[float, float], None] | None = None,
+                 faces: FaceLooker | None = None) -> AnalysisResult:
     """Run the whole pipeline over ``path``. Times in events are ``start_wall`` + seconds into the file.
 
     A file that breaks off part-way still yields the events found up to the break; the error is returned
     in ``result.error`` (and a file that cannot be opened at all raises VideoFileError).
     """
-    analytics = CameraAnalytics(camera, settings, detector, sink)
+    analytics = CameraAnalytics(camera, settings, detector, sink, faces)
     cpu0, wall0 = time.process_time(), time.monotonic()
     frames, last_t = 0, 0.0
     error: VideoFileError | None = None

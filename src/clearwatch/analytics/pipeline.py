@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from clearwatch.config.analytics import (
     ZoneConfig,
 )
 from clearwatch.events.model import CounterDelta, Event, EventType, EventUpdate
+
+if TYPE_CHECKING:
+    from clearwatch.faces.recognizer import Identity
 
 STATS_FLUSH = 10.0  # seconds of video between writes of hourly statistics
 
@@ -74,12 +77,22 @@ def snapshot_name(event: Event) -> str:
     return f"{event.camera}/{day}/{event.id}.jpg"
 
 
+class FaceLooker(Protocol):
+    """Face recognition on person tracks (``faces.FaceRecognizer``), kept behind a protocol so analytics
+    does not depend on the identity registry."""
+
+    def look(self, track_id: int, image: np.ndarray, box: np.ndarray, t: float) -> Identity | None: ...
+    def finish(self, track_id: int) -> Identity | None: ...
+
+
 class CameraAnalytics:
-    def __init__(self, camera: str, settings: CameraSettings, detector: Detector | None, sink: AnalyticsSink):
+    def __init__(self, camera: str, settings: CameraSettings, detector: Detector | None, sink: AnalyticsSink,
+                 faces: FaceLooker | None = None):
         self.camera = camera
         self.s = settings
         self.detector = detector
         self.sink = sink
+        self.faces = faces
         self.book = StatsBook()
         self.times = StageTimes()
         self._size: tuple[int, int] | None = None
@@ -90,6 +103,7 @@ class CameraAnalytics:
         self.finished: list[Event] = []
         self._stats_flushed: float | None = None
         self.motion_frames = 0
+        self._pending_files: dict[int, dict[str, bytes]] = {}
 
     def _setup(self, size: tuple[int, int]) -> None:
         self._size = size
@@ -128,6 +142,8 @@ class CameraAnalytics:
         else:
             c2 = c3 = c1
         crossings, loiter = self.zones.update(seen, ended, t)
+        if self.faces is not None:
+            self._recognise(seen, ended, frame)
         self._object_events(seen, ended, crossings, t, frame.size)
         self._loitering(loiter, frame.size)
         for monitor in self.machines.values():
@@ -155,6 +171,9 @@ class CameraAnalytics:
         ended = self.tracker.finish() if self.tracker is not None else []
         end_t = t if t is not None else max([tr.last for tr in ended], default=time.time())
         _, loiter = self.zones.update([], ended, end_t)
+        if self.faces is not None:
+            for tr in ended:
+                self._identified(tr.id, self.faces.finish(tr.id), end_t, emit=False)
         self._loitering(loiter, self._size)
         self._object_events([], ended, [], end_t, self._size)
         for name, ev in list(self._machine_events.items()):
@@ -181,11 +200,12 @@ class CameraAnalytics:
 
     # events -----------------------------------------------------------------------------------------
 
-    def _emit(self, kind: EventType, event: Event, snapshot: bytes | None = None) -> None:
+    def _emit(self, kind: EventType, event: Event, snapshot: bytes | None = None,
+              files: dict[str, bytes] | None = None) -> None:
         if kind == "end":
             event.clip_end = (event.end or event.start) + self.s.post_roll
             self.finished.append(event)
-        self.sink.on_event(EventUpdate(kind, event), snapshot)
+        self.sink.on_event(EventUpdate(kind, event, files or {}), snapshot)
 
     def _object_events(self, seen: list[Track], ended: list[Track], crossings: list[Crossing], t: float,
                        size: tuple[int, int]) -> None:
@@ -229,7 +249,7 @@ class CameraAnalytics:
             self._fill(ev, tr, w, h)
             ev.end = tr.last
             snap = self._snapshot(ev, tr) if published is None or tr.best_quality > published[4] else None
-            self._emit("end", ev, snap)
+            self._emit("end", ev, snap, self._pending_files.pop(tr.id, None))
 
     def finder_min_score(self, label: str) -> float:
         f = self.s.objects.filters.get(label)
@@ -250,6 +270,38 @@ class CameraAnalytics:
         if data is not None:
             ev.snapshot = snapshot_name(ev)
         return data
+
+    def _recognise(self, seen: list[Track], ended: list[Track], frame: Frame) -> None:
+        assert self.faces is not None
+        for tr in seen:
+            ev = self.events.get(tr.id)
+            if ev is not None and tr.label == "person" and ev.identity is None:
+                self._identified(tr.id, self.faces.look(tr.id, frame.image, tr.box, frame.time), frame.time)
+        for tr in ended:  # decided on what was collected; the end update that follows carries it
+            self._identified(tr.id, self.faces.finish(tr.id), frame.time, emit=False)
+
+    def _identified(self, track_id: int, ident: Identity | None, t: float, emit: bool = True) -> None:
+        ev = self.events.get(track_id)
+        if ident is None or ev is None:
+            return
+        ev.identity, ev.identity_name = ident.person_id, ident.name
+        ev.similarity = round(ident.similarity, 4)
+        files = {}
+        if ident.face_jpeg is not None and self.s.events.snapshots:
+            ev.face_snapshot = snapshot_name(ev).replace(".jpg", "-face.jpg")
+            files[ev.face_snapshot] = ident.face_jpeg
+        if emit:
+            self.sink.on_event(EventUpdate("update", ev, files), None)
+        else:
+            self._pending_files.setdefault(track_id, {}).update(files)
+        if ident.person_id is not None and ident.watchlists:
+            alert = Event(self.camera, "alert", ident.watchlists[0], t, end=t, score=ev.score, track_id=track_id,
+                          zones=list(ev.zones), box=ev.box, identity=ident.person_id, identity_name=ident.name,
+                          similarity=ev.similarity, face_snapshot=ev.face_snapshot, snapshot=ev.snapshot,
+                          clip_start=t - self.s.pre_roll,
+                          data={"watchlists": ident.watchlists, "event": ev.id, "name": ident.name})
+            self._emit("start", alert)
+            self._emit("end", alert)
 
     def _loitering(self, changes: list[LoiterChange], size: tuple[int, int]) -> None:
         for ch in changes:

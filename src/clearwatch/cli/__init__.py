@@ -8,6 +8,7 @@ import sys
 from clearwatch.cli.app import app
 from clearwatch.cli.common import err_console
 from clearwatch.errors import ClearwatchError, ConfigError
+from clearwatch.identity.registry import EnrolmentError
 
 
 def main() -> None:
@@ -18,8 +19,13 @@ def main() -> None:
         for problem in exc.problems:
             err_console.print(f"  {problem}", highlight=False, markup=False)
         sys.exit(2)
+    except EnrolmentError as exc:
+        err_console.print("[red]enrolment refused[/red] (nothing was stored):", highlight=False)
+        for problem in exc.problems:
+            err_console.print(f"  {problem}", highlight=False, markup=False)
+        sys.exit(1)
     except ClearwatchError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -48,6 +48,8 @@ def event_line(ev: Event) -> dict[str, Any]:
         "camera": ev.camera, "kind": ev.kind, "label": ev.label, "track_id": ev.track_id,
         "start": round(ev.start, 2), "end": round(ev.end, 2) if ev.end is not None else None,
         "score": ev.score, "zones": ev.zones, "crossings": ev.crossings, "snapshot": ev.snapshot,
+        **({"identity": ev.identity, "name": ev.identity_name, "similarity": ev.similarity,
+            "face_snapshot": ev.face_snapshot} if ev.similarity is not None else {}),
         **({"data": ev.data} if ev.data else {}),
     }
 
@@ -60,6 +62,8 @@ def analyze(
     fps: float | None = typer.Option(None, "--fps", min=0.1, max=60, help="Frames analysed per second of video."),
     snapshots: Path | None = typer.Option(None, "--snapshots", help="Snapshot folder (default: <data>/snapshots)."),
     no_snapshots: bool = typer.Option(False, "--no-snapshots", help="Do not write snapshots."),
+    faces: bool | None = typer.Option(None, "--faces/--no-faces",
+                                      help="Recognise enrolled people on person tracks (default: the config's)."),
     json_out: bool = JsonOption,
 ) -> None:
     """Run motion, detection, tracking, zones, lines and machines over FILE and print the events.
@@ -76,6 +80,13 @@ def analyze(
         detector = create_detector(settings.objects.detector, settings.objects.model, settings.objects.sha256,
                                    settings.objects.input_size, settings.objects.threads)
     snap_dir = None if no_snapshots else (snapshots or cfg.data_dir / "snapshots")
+    faces_cfg = cfg.faces_for(camera) if camera else cfg.faces
+    recognizer = None
+    if faces if faces is not None else faces_cfg.enabled:
+        from clearwatch.cli.people import open_registry
+        from clearwatch.faces.recognizer import FaceRecognizer
+
+        recognizer = FaceRecognizer(open_registry(cfg), faces_cfg)
 
     def emit(ev: Event) -> None:
         if json_out:
@@ -87,10 +98,10 @@ def analyze(
         with Progress(TextColumn("analysing {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeRemainingColumn(), console=err_console, transient=True) as bar:
             task = bar.add_task(file.name, total=1.0)
-            result = analyze_file(file, name, settings, detector, sink, width=width,
+            result = analyze_file(file, name, settings, detector, sink, width=width, faces=recognizer,
                                   progress=lambda t, d: bar.update(task, completed=t / d if d else 0))
     else:
-        result = analyze_file(file, name, settings, detector, sink, width=width)
+        result = analyze_file(file, name, settings, detector, sink, width=width, faces=recognizer)
     if not json_out:
         _print_table(sink, result.frames, result.video_seconds, result.cpu_per_video_second)
     if result.error is not None:

@@ -24,6 +24,7 @@ from clearwatch.cli.common import (
     setup_logging,
 )
 from clearwatch.cli.events_cmds import events_app, machines_app
+from clearwatch.cli.people import faces_app, keys_app, people_app
 from clearwatch.config import load_config
 from clearwatch.config.units import format_size
 from clearwatch.recording import Retention, export_range
@@ -45,6 +46,9 @@ STALE_AFTER = 10.0
 app.command()(analyze)
 app.add_typer(events_app, name="events")
 app.add_typer(machines_app, name="machines")
+app.add_typer(people_app, name="people")
+app.add_typer(faces_app, name="faces")
+app.add_typer(keys_app, name="keys")
 
 
 # run ---------------------------------------------------------------------------------------------

@@ -151,7 +151,8 @@ class MqttConfig(Section):
 class WebhookConfig(Section):
     url: str = Field(pattern=r"^https?://", repr=False)
     secret: str | None = Field(default=None, repr=False, description="HMAC-SHA256 key for X-Clearwatch-Signature.")
-    kinds: list[Literal["object", "loitering", "machine"]] = Field(default_factory=list, description="Empty: all.")
+    kinds: list[Literal["object", "loitering", "machine", "alert"]] = Field(default_factory=list,
+                                                                            description="Empty: all.")
     types: list[Literal["start", "update", "end"]] = Field(default_factory=lambda: ["start", "end"])
     timeout: Duration = Field(default=10.0, gt=0, le=120)
 
@@ -160,3 +161,22 @@ class EventsConfig(Section):
     snapshots: bool = True
     retain_days: float | None = Field(default=None, gt=0, description="Default: the recordings' retention.")
     update_interval: Duration = Field(default=5.0, ge=0.5, description="Least time between update messages.")
+
+
+class IdentityConfig(Section):
+    """The registry of enrolled people. Biometric data is encrypted with a key kept outside the database."""
+
+    key_file: Path | None = Field(default=None, description="File with the base64 AES-256 key (mode 600).")
+    key_env: str = Field(default="CLEARWATCH_KEY", description="Else this environment variable holds the key.")
+    operating_point: Literal["1e-2", "1e-3", "1e-4"] = Field(default="1e-3", description="False accept rate.")
+    min_enrol_quality: float = Field(default=0.5, ge=0, le=1)
+    exact_search_below: int = Field(default=50_000, ge=1, description="Above this many templates: IVF search.")
+
+
+class FacesConfig(Section):
+    """Face recognition on a camera's person tracks."""
+
+    enabled: bool = False
+    min_quality: float = Field(default=0.3, ge=0, le=1, description="Faces below this are not embedded.")
+    shots: int = Field(default=5, ge=1, le=50, description="Face shots a track collects before deciding.")
+    interval: Duration = Field(default=0.4, ge=0, description="Least time between face looks at one track.")

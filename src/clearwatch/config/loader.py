@@ -137,6 +137,9 @@ def _anchor_paths(config: Config, base_dir: Path) -> Config:
     if storage.recordings_dir is not None and not storage.recordings_dir.is_absolute():
         storage = storage.model_copy(update={"recordings_dir": (base_dir / storage.recordings_dir).absolute()})
         updates["storage"] = storage
+    key_file = config.identity.key_file
+    if key_file is not None and not key_file.is_absolute():
+        updates["identity"] = config.identity.model_copy(update={"key_file": (base_dir / key_file).absolute()})
     return config.model_copy(update=updates) if updates else config
 
 

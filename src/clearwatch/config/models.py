@@ -21,6 +21,8 @@ from clearwatch.config.analytics import (
     CounterConfig,
     DetectConfig,
     EventsConfig,
+    FacesConfig,
+    IdentityConfig,
     LineConfig,
     MachineConfig,
     MotionConfig,
@@ -122,6 +124,7 @@ class CameraConfig(Section):
     detect: DetectConfig | None = None
     motion: MotionConfig | None = None
     objects: ObjectsConfig | None = None
+    faces: FacesConfig | None = None
     zones: dict[CameraName, ZoneConfig] = Field(default_factory=dict)
     lines: dict[CameraName, LineConfig] = Field(default_factory=dict)
     machines: dict[CameraName, MachineConfig] = Field(default_factory=dict)
@@ -186,6 +189,8 @@ class Config(Section):
     motion: MotionConfig = Field(default_factory=MotionConfig)
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    faces: FacesConfig = Field(default_factory=FacesConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     webhooks: dict[CameraName, WebhookConfig] = Field(default_factory=dict)
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
@@ -215,6 +220,9 @@ class Config(Section):
 
     def objects_for(self, camera: str) -> ObjectsConfig:
         return _overlay(self.objects, self.cameras[camera].objects)
+
+    def faces_for(self, camera: str) -> FacesConfig:
+        return _overlay(self.faces, self.cameras[camera].faces)
 
     def record_for(self, camera: str) -> ResolvedRecord:
         own = self.cameras[camera].record

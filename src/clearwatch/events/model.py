@@ -28,6 +28,10 @@ class Event:
     box: list[float] | None = None  # last box, fractions of the frame (x1, y1, x2, y2)
     path: list[tuple[float, float, float]] = field(default_factory=list)  # (time, x, y) fractions
     snapshot: str | None = None  # path relative to the snapshots folder
+    identity: str | None = None  # an enrolled person's id, when recognised
+    identity_name: str | None = None
+    similarity: float | None = None
+    face_snapshot: str | None = None  # path relative to the snapshots folder
     clip_start: float | None = None
     clip_end: float | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -42,7 +46,7 @@ class Event:
 class EventUpdate:
     type: EventType
     event: Event
-    sequence: int = 0  # per process, for ordering on the bus
+    files: dict[str, bytes] = field(default_factory=dict)  # more images to store (path → JPEG), e.g. the face
 
 
 @dataclass

@@ -84,6 +84,11 @@ class EventService:
             except OSError as exc:
                 log.warning("%s: cannot write snapshot %s: %s", ev.camera, ev.snapshot, exc.strerror)
                 ev.snapshot = None
+        for rel, blob in update.files.items():
+            try:
+                write_atomic(self.snapshots_dir / rel, blob)
+            except OSError as exc:
+                log.warning("%s: cannot write %s: %s", ev.camera, rel, exc.strerror)
         data = ev.as_dict()
         messages = self._messages(update, data)
         try:
@@ -156,6 +161,8 @@ class EventService:
         out: list[Message] = []
         if self.config.mqtt.enabled:
             out.append(Message("mqtt", f"{self.prefix}/events", body))
+            if ev.kind == "alert":
+                out.append(Message("mqtt", f"{self.prefix}/alerts", body))
             if ev.kind == "object":
                 count = self._count_active(update)
                 out.append(Message("mqtt", f"{self.prefix}/{ev.camera}/{ev.label}", str(count), retain=True))

@@ -39,6 +39,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
+    # erased people must not linger in free pages of the file
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

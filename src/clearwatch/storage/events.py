@@ -57,7 +57,9 @@ class EventStore:
             "start": _dt(event["start"]), "end": _dt(event.get("end")), "score": event.get("score", 0.0),
             "track_id": event.get("track_id"), "zones": event.get("zones", []),
             "crossings": event.get("crossings", []), "box": event.get("box"), "path": event.get("path", []),
-            "snapshot": event.get("snapshot"), "clip_start": _dt(event.get("clip_start")),
+            "snapshot": event.get("snapshot"), "identity": event.get("identity"),
+            "identity_name": event.get("identity_name"), "similarity": event.get("similarity"),
+            "face_snapshot": event.get("face_snapshot"), "clip_start": _dt(event.get("clip_start")),
             "clip_end": _dt(event.get("clip_end")), "data": event.get("data", {}), "updated_at": now,
         }
         with self.db.session() as s:
@@ -74,8 +76,11 @@ class EventStore:
             return s.get(EventRecord, event_id)
 
     def list(self, camera: str | None = None, label: str | None = None, kind: str | None = None,
-             start: datetime | None = None, end: datetime | None = None, limit: int = 100) -> list[EventRecord]:
+             start: datetime | None = None, end: datetime | None = None, limit: int = 100,
+             identity: str | None = None) -> list[EventRecord]:
         q = select(EventRecord)
+        if identity:
+            q = q.where(EventRecord.identity == identity)
         if camera:
             q = q.where(EventRecord.camera == camera)
         if label:
@@ -109,11 +114,11 @@ class EventStore:
     def delete_before(self, cutoff: datetime) -> list[str]:
         """Delete ended events older than ``cutoff``; returns their snapshot paths for the caller to remove."""
         with self.db.session() as s:
-            rows = list(s.execute(select(EventRecord.id, EventRecord.snapshot)
+            rows = list(s.execute(select(EventRecord.id, EventRecord.snapshot, EventRecord.face_snapshot)
                                   .where(EventRecord.end.is_not(None), EventRecord.end < cutoff)))
             if rows:
                 s.execute(delete(EventRecord).where(EventRecord.id.in_([r.id for r in rows])))
-            return [r.snapshot for r in rows if r.snapshot]
+            return [p for r in rows for p in (r.snapshot, r.face_snapshot) if p]
 
 
 class OutboxStore:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from clearwatch.storage.types import UTCDateTime
@@ -89,6 +101,10 @@ class EventRecord(Base):
     box: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
     path: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
     snapshot: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    identity: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    identity_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    face_snapshot: Mapped[str | None] = mapped_column(String(255), nullable=True)
     clip_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     clip_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -139,3 +155,44 @@ class HourlyStat(Base):
     count_out: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (UniqueConstraint("camera", "kind", "name", "hour", name="uq_hourly_stats_key"),)
+
+
+class Person(Base):
+    """Someone an authorised operator enrolled, with the legal basis for holding their biometrics."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    external_ref: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    watchlists: Mapped[list[str]] = mapped_column(JSON, default=list)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    enrolled_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FaceTemplate(Base):
+    """One enrolled face: its embedding and aligned crop, both encrypted (AES-GCM)."""
+
+    __tablename__ = "face_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(32), ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    template: Mapped[bytes] = mapped_column(LargeBinary)
+    crop: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    quality: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(255))
+    photo_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Setting(Base):
+    """Small facts about this database (e.g. which encryption key wrote it, as a fingerprint)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

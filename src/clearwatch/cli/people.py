@@ -1,0 +1,238 @@
+"""``clearwatch people``, ``clearwatch faces`` and ``clearwatch keys``: the identity registry from the shell."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
+from clearwatch.config import Config
+from clearwatch.errors import ClearwatchError
+from clearwatch.faces import FaceEngine, load_image
+from clearwatch.faces.images import read_bytes
+from clearwatch.identity import Cipher, Photo, Registry, create_key_file, load_key, main_face
+from clearwatch.identity.registry import EnrolmentError
+
+people_app = typer.Typer(no_args_is_help=True, help="Enrolled people (the identity registry).")
+faces_app = typer.Typer(no_args_is_help=True, help="Face identification, verification and search.")
+keys_app = typer.Typer(no_args_is_help=True, help="The encryption key for biometric data.")
+
+
+def open_registry(cfg: Config) -> Registry:
+    ident = cfg.identity
+    key = load_key(ident.key_file, ident.key_env)
+    registry = Registry(open_db(cfg), Cipher(key), min_quality=ident.min_enrol_quality,
+                        operating_point=ident.operating_point, exact_below=ident.exact_search_below)
+    registry.start()
+    return registry
+
+
+def _read(path: Path) -> Photo:
+    return Photo(path.name, read_bytes(path))
+
+
+def _person_dict(p: object, templates: int | None = None) -> dict[str, object]:
+    d = {k: getattr(p, k) for k in ("id", "name", "external_ref", "tags", "watchlists", "legal_basis",
+                                    "enrolled_by", "created_at")}
+    if templates is not None:
+        d["templates"] = templates
+    return d
+
+
+# keys ----------------------------------------------------------------------------------------------
+
+@keys_app.command("create")
+def keys_create(path: Path = typer.Argument(..., help="Where to write the new key (mode 600).")) -> None:
+    """Make a new random AES-256 key. Keep it safe and backed up: without it the templates are unreadable."""
+    create_key_file(path)
+    console.print(f"wrote a new key to {path}; point identity.key_file at it (or put its text in $CLEARWATCH_KEY)")
+
+
+# people --------------------------------------------------------------------------------------------
+
+@people_app.command("enrol")
+def people_enrol(
+    name: str = typer.Argument(..., help="The person's name."),
+    photos: list[Path] = typer.Argument(..., help="One or more photos with their face."),
+    basis: str = typer.Option(..., "--basis", help="The legal basis for holding their biometrics (required)."),
+    by: str = typer.Option(None, "--by", help="The enrolling operator (default: the current user)."),
+    ref: str | None = typer.Option(None, "--ref", help="External reference (employee number, badge…)."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag (repeatable)."),
+    watchlist: list[str] = typer.Option([], "--watchlist", help="A watchlist to put them on (repeatable)."),
+    face: int | None = typer.Option(None, "--face", min=1, help="Which face in photos with several (1 = largest)."),
+    config: Path | None = ConfigOption,
+    data: Path | None = DataOption,
+    json: bool = JsonOption,
+) -> None:
+    """Enrol a person from photos. All photos are checked first; if any is refused, nothing is stored."""
+    registry = open_registry(resolve_config(config, data))
+    items = [_read(p) for p in photos]
+    person = registry.enrol(name, items, legal_basis=basis, enrolled_by=by or getpass.getuser(),
+                            external_ref=ref, tags=tag, watchlists=watchlist, choose=face)
+    if json:
+        print_json(_person_dict(person, len(items)))
+    else:
+        console.print(f"enrolled {person.name} ({person.id}) from {len(items)} photo(s)")
+
+
+@people_app.command("list")
+def people_list(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    """Everyone enrolled."""
+    registry = open_registry(resolve_config(config, data))
+    rows = registry.people()
+    if json:
+        print_json([_person_dict(p, n) for p, n in rows])
+        return
+    table = Table("id", "name", "ref", "templates", "watchlists", "legal basis", "enrolled by", "enrolled")
+    for p, n in rows:
+        table.add_row(p.id[:12], p.name, p.external_ref or "", str(n), ", ".join(p.watchlists), p.legal_basis,
+                      p.enrolled_by, p.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table if rows else "nobody is enrolled")
+
+
+@people_app.command("show")
+def people_show(person: str = typer.Argument(..., help="Person id (or external reference)."),
+                config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    """One person and their templates (quality, source photo)."""
+    registry = open_registry(resolve_config(config, data))
+    p = registry.get(person)
+    templates = registry.templates(p.id)
+    info = _person_dict(p, len(templates)) | {"face_templates": [
+        {"id": t.id, "quality": t.quality, "source": t.source, "model": t.model, "created_at": t.created_at}
+        for t in templates]}
+    if json:
+        print_json(info)
+        return
+    for k, v in info.items():
+        if k != "face_templates":
+            console.print(f"{k}: {v}")
+    for t in info["face_templates"]:  # type: ignore[attr-defined]
+        console.print(f"  template {t['id']}: quality {t['quality']:.2f} from {t['source']}")
+
+
+@people_app.command("delete")
+def people_delete(person: str = typer.Argument(..., help="Person id (or external reference)."),
+                  config: Path | None = ConfigOption, data: Path | None = DataOption,
+                  json: bool = JsonOption) -> None:
+    """Erase a person: their record, templates and face crops, from the database and the live index."""
+    registry = open_registry(resolve_config(config, data))
+    p = registry.get(person)
+    registry.delete(p.id)
+    if json:
+        print_json({"deleted": p.id, "name": p.name})
+    else:
+        console.print(f"deleted {p.name} ({p.id}) and their templates")
+
+
+# faces ---------------------------------------------------------------------------------------------
+
+def _shot(engine: FaceEngine, path: Path) -> object:
+    image = load_image(path, path.name)
+    shot = main_face(engine.analyse(image))
+    if shot is None:
+        raise ClearwatchError(f"{path.name}: no face found")
+    return shot
+
+
+@faces_app.command("identify")
+def faces_identify(photo: Path = typer.Argument(..., help="Photo of the person to look up."),
+                   top: int = typer.Option(5, "--top", min=1, max=100),
+                   config: Path | None = ConfigOption, data: Path | None = DataOption,
+                   json: bool = JsonOption) -> None:
+    """Who is this? The most similar enrolled people for the photo's main face."""
+    registry = open_registry(resolve_config(config, data))
+    shot = _shot(registry.engine, photo)
+    if shot.embedding is None:  # type: ignore[attr-defined]
+        raise ClearwatchError(f"{photo.name}: the face could not be embedded")
+    cands = registry.identify(shot.embedding, top)  # type: ignore[attr-defined]
+    out = [{"person_id": c.person_id, "name": c.name, "similarity": round(c.similarity, 4),
+            "match": c.similarity >= registry.threshold, "watchlists": c.watchlists} for c in cands]
+    if json:
+        print_json({"threshold": registry.threshold, "quality": shot.quality.score,  # type: ignore[attr-defined]
+                    "candidates": out})
+        return
+    if not out or not out[0]["match"]:
+        console.print(f"no enrolled person matches (threshold {registry.threshold})")
+    for c in out:
+        console.print(f"{'MATCH ' if c['match'] else '      '}{c['name']} ({c['person_id'][:12]}) "  # type: ignore[index]
+                      f"similarity {c['similarity']:.3f}")
+
+
+@faces_app.command("verify")
+def faces_verify(a: Path = typer.Argument(..., help="First photo."),
+                 b: Path = typer.Argument(..., help="Second photo."),
+                 config: Path | None = ConfigOption, data: Path | None = DataOption,
+                 json: bool = JsonOption) -> None:
+    """Are these two photos of the same person? (1:1, main face of each.)"""
+    from clearwatch.identity import threshold
+
+    cfg = resolve_config(config, data)
+    engine = FaceEngine()
+    sa, sb = _shot(engine, a), _shot(engine, b)
+    sim = float(sa.embedding @ sb.embedding)  # type: ignore[attr-defined]
+    thr = threshold(cfg.identity.operating_point)
+    if json:
+        print_json({"similarity": round(sim, 4), "threshold": thr, "same": sim >= thr})
+    else:
+        console.print(f"{'same person' if sim >= thr else 'different people'}: similarity {sim:.3f} "
+                      f"(threshold {thr} at FAR {cfg.identity.operating_point})")
+
+
+@faces_app.command("compare")
+def faces_compare(probe: Path = typer.Argument(..., help="Probe photo."),
+                  gallery: list[Path] = typer.Argument(..., help="Gallery photos."),
+                  json: bool = JsonOption) -> None:
+    """Similarity of the probe's largest face to each gallery photo's largest face (for evaluation)."""
+    engine = FaceEngine()
+
+    def largest(path: Path) -> object:
+        shot = engine.largest(load_image(path, path.name))
+        if shot is None:
+            raise ClearwatchError(f"{path.name}: no face found")
+        return shot
+
+    p = largest(probe)
+    out = []
+    for g in gallery:
+        try:
+            sim: float | None = float(p.embedding @ largest(g).embedding)  # type: ignore[attr-defined]
+            err = None
+        except ClearwatchError as exc:
+            sim, err = None, str(exc)
+        out.append({"gallery": str(g), "similarity": None if sim is None else round(sim, 5),
+                    **({"error": err} if err else {})})
+    if json:
+        print_json(out)
+        return
+    for row in out:
+        console.print(f"{row['similarity'] if row['similarity'] is not None else row.get('error')}\t{row['gallery']}")
+
+
+@faces_app.command("search-video")
+def faces_search_video(file: Path = typer.Argument(..., help="Video file."),
+                       fps: float = typer.Option(2.0, "--fps", min=0.1, max=30, help="Frames looked at per second."),
+                       config: Path | None = ConfigOption, data: Path | None = DataOption,
+                       json: bool = JsonOption) -> None:
+    """Which enrolled people appear in FILE, and when (seconds from its start)."""
+    from clearwatch.faces.video import search_video
+
+    cfg = resolve_config(config, data)
+    registry = open_registry(cfg)
+    result = search_video(file, registry, fps=fps, min_quality=cfg.faces.min_quality)
+    rows = [{"person_id": a.person_id, "name": a.name, "start": round(a.start, 2), "end": round(a.end, 2),
+             "similarity": round(a.best_similarity, 4), "sightings": a.sightings, "watchlists": a.watchlists}
+            for a in result.appearances]
+    if json:
+        print_json({"appearances": rows, "frames": result.frames, "faces_seen": result.faces_seen,
+                    "unknown_faces": result.unknown, "threshold": registry.threshold})
+        return
+    if not rows:
+        console.print(f"no enrolled person found ({result.faces_seen} face(s) seen in {result.frames} frames)")
+    for r in rows:
+        console.print(f"{r['name']}: {r['start']:.1f}–{r['end']:.1f} s, best similarity {r['similarity']:.3f}")
+
+
+__all__ = ["EnrolmentError", "faces_app", "keys_app", "people_app"]
