@@ -5,7 +5,8 @@ STAMP := $(VENV)/.installed
 DEMO_SECONDS ?= 60
 PYTEST_ARGS ?=
 APT_PACKAGES := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools \
-	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
+	chromium
 
 .PHONY: demo test lint apt-deps venv bench clean
 
@@ -33,6 +34,7 @@ bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/recording.py
 	$(VENV)/bin/python benchmarks/pipeline.py
 	$(VENV)/bin/python benchmarks/faces.py
+	$(VENV)/bin/python benchmarks/api.py
 
 clean:
 	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

@@ -63,7 +63,9 @@ def run(n: int, seconds: float, clip: Path, work: Path) -> dict[str, float]:
     server.start()
     data = work / f"n{n}"
     cams = "".join(f"  cam{i}:\n    url: {server.url(f'cam{i}')}\n" for i in range(n))
-    cfg = parse_config(f"data_dir: {data}\nstorage: {{min_free: 0}}\ncameras:\n{cams}")
+    # recording alone: analytics and the console are measured by their own benchmarks
+    cfg = parse_config(f"data_dir: {data}\nstorage: {{min_free: 0}}\ndetect: {{enabled: false}}\n"
+                       f"web: {{enabled: false}}\ncameras:\n{cams}")
     svc = Service(cfg)
     svc.start()
     try:

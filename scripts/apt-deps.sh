@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install the Debian packages the tests need (GStreamer RTSP server) when they are missing.
+# Install the Debian packages the tests need (GStreamer RTSP server, Chromium) when they are missing.
 missing=""
 for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

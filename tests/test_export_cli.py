@@ -87,12 +87,12 @@ def test_cli_recordings_cameras_export(recorded: Config, tmp_path: Path) -> None
     assert cams[0]["camera"] == "gate" and cams[0]["state"] == "stopped"
     first = listing["segments"][0]["start"]
     out = tmp_path / "cli.mp4"
-    r = _cli("export", "gate", first, "now", str(out), "--data", data)
+    r = _cli("export", "gate", first, "now", str(out), "--data", data, "--why", "incident 42 for the police")
     assert r.returncode == 0, r.stderr
     assert "exported" in r.stdout and out.stat().st_size > 100_000
-    r = _cli("export", "gate", "-20h", "-19h", str(tmp_path / "x.mp4"), "--data", data)
+    r = _cli("export", "gate", "-20h", "-19h", str(tmp_path / "x.mp4"), "--data", data, "--why", "test case")
     assert r.returncode == 1 and "no footage from camera 'gate'" in r.stderr and "Traceback" not in r.stderr
-    r = _cli("export", "gate", "yesterday-ish", "now", str(tmp_path / "x.mp4"), "--data", data)
+    r = _cli("export", "gate", "yesterday-ish", "now", str(tmp_path / "x.mp4"), "--data", data, "--why", "test case")
     assert r.returncode == 1 and "cannot read time 'yesterday-ish'" in r.stderr
 
 

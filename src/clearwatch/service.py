@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
 
 from clearwatch.analytics import CameraAnalytics, CameraSettings, Detector, FrameDecoder, ModelError, create_detector
+from clearwatch.api import AppContext, WebServer, create_app
 from clearwatch.config import Config
 from clearwatch.config.analytics import ObjectsConfig
 from clearwatch.events import EventService
@@ -47,7 +49,7 @@ def retention_policy(config: Config) -> RetentionPolicy:
 
 
 class Service:
-    def __init__(self, config: Config, db: Database | None = None):
+    def __init__(self, config: Config, db: Database | None = None, web: bool | None = None):
         self.config = config
         self.db = db or Database(config.database_url)
         self.root = config.recordings_dir
@@ -64,6 +66,13 @@ class Service:
         self._detectors: dict[tuple[object, ...], Detector | None] = {}
         self.model_errors: dict[str, str] = {}
         self.registry: Registry | None = None
+        self.web_enabled = config.web.enabled if web is None else web
+        self.web: WebServer | None = None
+        self.context = AppContext.for_config(config, self.db)
+        self.context.event_service = self.events
+        self.context.health = self.health
+        self.context.analytics_summary = self.analytics_summary
+        self.context.metrics = self.metrics
         self._stop = threading.Event()
         self.started = False
         self._status_thread = threading.Thread(target=self._status_loop, name="camera-status", daemon=True)
@@ -89,7 +98,8 @@ class Service:
             if detect.enabled or settings.mode in ("motion", "events"):
                 unit.analytics = CameraAnalytics(name, self.camera_settings(name), self._detector(name), self.events,
                                                  self._face_recognizer(name))
-                unit.decoder = FrameDecoder(name, unit.analytics.process, fps=detect.fps, width=detect.width)
+                unit.decoder = FrameDecoder(name, self._consumer(name, unit.analytics), fps=detect.fps,
+                                            width=detect.width)
                 if cam_cfg.detect_url:
                     unit.detect_camera = Camera(name, cam_cfg.detect_source(), [unit.decoder])
                 else:
@@ -104,6 +114,15 @@ class Service:
             unit.camera.start()
         self.scheduler.start()
         self._status_thread.start()
+        self.context.registry = self.registry
+        if self.web_enabled:
+            self.web = WebServer(create_app(self.context), self.config.web.host, self.config.web.port)
+            try:
+                self.web.start()
+            except OSError:
+                self.stop()
+                raise
+            log.info("web console on http://%s:%s/", self.config.web.host, self.web_port)
         self.started = True
         log.info("clearwatch running: %d camera(s), recordings in %s, database %s",
                  len(self.units), self.root, self.db.safe_url)
@@ -135,11 +154,45 @@ class Service:
             self.model_errors[camera] = "object detection unavailable: model missing or invalid (see the log)"
         return detector
 
+    def _consumer(self, camera: str, analytics: CameraAnalytics):  # type: ignore[no-untyped-def]
+        live = self.context.live
+
+        def consume(frame):  # type: ignore[no-untyped-def]
+            live.publish(camera, frame.image, frame.time)  # a reference: viewers encode only what they watch
+            analytics.process(frame)
+        return consume
+
+    @property
+    def web_port(self) -> int | None:
+        if self.web is None or not self.web.server.servers:
+            return None
+        return int(self.web.server.servers[0].sockets[0].getsockname()[1])
+
+    def analytics_summary(self) -> dict[str, dict[str, object]]:
+        return {n: u.analytics.summary() for n, u in self.units.items() if u.analytics is not None}
+
+    def metrics(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        out: dict[str, list[tuple[dict[str, str], float]]] = {
+            "detector_seconds_total": [], "analysed_frames_total": [], "analytics_queue_depth": [],
+            "analytics_dropped_total": []}
+        for name, unit in self.units.items():
+            if unit.analytics is not None:
+                out["detector_seconds_total"].append(({"camera": name}, round(unit.analytics.times.detect, 3)))
+                out["analysed_frames_total"].append(({"camera": name}, unit.analytics.times.frames))
+            if unit.decoder is not None:
+                out["analytics_queue_depth"].append(({"camera": name}, unit.decoder.queue_depth))
+                out["analytics_dropped_total"].append(({"camera": name}, unit.decoder.dropped))
+        out["outbox_pending"] = [({"target": t}, n) for (t, st), n in self.events.outbox.counts().items()
+                                 if st == "pending"]
+        return out
+
     def _open_registry(self) -> None:
-        """Only when a camera recognises faces; without the key nothing starts (biometrics stay sealed)."""
-        if not any(c.enabled and self.config.faces_for(n).enabled for n, c in self.config.cameras.items()):
-            return
+        """Open the registry when a key is configured. A camera that recognises faces needs it: without the
+        key nothing starts (biometrics are never processed unsealed)."""
         ident = self.config.identity
+        needed = any(c.enabled and self.config.faces_for(n).enabled for n, c in self.config.cameras.items())
+        if not needed and ident.key_file is None and not os.environ.get(ident.key_env):
+            return
         registry = Registry(self.db, Cipher(load_key(ident.key_file, ident.key_env)),
                             min_quality=ident.min_enrol_quality, operating_point=ident.operating_point,
                             exact_below=ident.exact_search_below)
@@ -186,6 +239,9 @@ class Service:
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         for unit in self.units.values():
             unit.camera.stop()
             if unit.detect_camera is not None:
@@ -213,4 +269,5 @@ class Service:
             self._write_status()
         except Exception as exc:
             log.warning("cannot store final camera status: %s", exc)
+        self.context.audit.close()
         self.db.dispose()

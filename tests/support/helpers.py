@@ -10,7 +10,9 @@ from clearwatch.config import Config, parse_config
 
 
 def make_config(data: Path, cameras: dict[str, str], extra: str = "", camera_extra: str = "") -> Config:
-    lines = [f"data_dir: {data}", "storage: {min_free: 0}", extra, "cameras:"]
+    # the console on a free port: every service a test starts serves it, none collide
+    web = "" if "web:" in extra else "web: {port: 0}"
+    lines = [f"data_dir: {data}", "storage: {min_free: 0}", web, extra, "cameras:"]
     for name, url in cameras.items():
         lines += [f"  {name}:", f"    url: '{url}'", "    reconnect: {initial_delay: 0.5, max_delay: 2}"]
         if camera_extra:

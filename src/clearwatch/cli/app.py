@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from clearwatch.cli.admin_cmds import audit_app, cli_actor, users_app
 from clearwatch.cli.analyze import analyze
 from clearwatch.cli.common import (
     ConfigOption,
@@ -27,6 +28,8 @@ from clearwatch.cli.events_cmds import events_app, machines_app
 from clearwatch.cli.people import faces_app, keys_app, people_app
 from clearwatch.config import load_config
 from clearwatch.config.units import format_size
+from clearwatch.errors import ClearwatchError
+from clearwatch.governance import AuditLog
 from clearwatch.recording import Retention, export_range
 from clearwatch.service import Service, retention_policy
 from clearwatch.storage import CameraStatusStore, HoldStore, SegmentIndex, find_gaps
@@ -49,6 +52,8 @@ app.add_typer(machines_app, name="machines")
 app.add_typer(people_app, name="people")
 app.add_typer(faces_app, name="faces")
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 
 
 # run ---------------------------------------------------------------------------------------------
@@ -198,11 +203,14 @@ def export(
     start: str = typer.Argument(..., help="Start: ISO time (UTC if no offset), 'now' or relative like -10m."),
     end: str = typer.Argument(..., help="End: ISO time, 'now' or relative."),
     out: Path = typer.Argument(..., help="Output .mp4 file."),
+    why: str = typer.Option(..., "--why", min=5, help="Why this footage leaves the system (on the audit trail)."),
     config: Path | None = ConfigOption,
     data: Path | None = DataOption,
     json: bool = JsonOption,
 ) -> None:
     """Join a camera's recordings over a time range into one MP4 (no re-encoding)."""
+    if len(why.strip()) < 5:
+        raise ClearwatchError("--why needs a real justification (at least 5 characters)")
     cfg = resolve_config(config, data)
     db = open_db(cfg)
     t0, t1 = parse_time(start), parse_time(end)
@@ -215,6 +223,9 @@ def export(
 
         result = export_range(cfg.recordings_dir, SegmentIndex(db), HoldStore(db), camera, t0, t1, out,
                               progress=step)
+    AuditLog(db).append(cli_actor(), "footage.export", camera, {"start": result.start.isoformat(),
+                        "end": result.end.isoformat(), "bytes": result.bytes, "path": str(result.path)},
+                        justification=why.strip())
     if json:
         print_json({"path": result.path, "start": result.start, "end": result.end, "segments": result.segments,
                     "packets": result.packets, "bytes": result.bytes, "gap_seconds": result.gaps})

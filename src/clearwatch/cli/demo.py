@@ -13,6 +13,7 @@ from clearwatch.cli.app import run_until_signalled
 from clearwatch.cli.common import console
 from clearwatch.config import parse_config
 from clearwatch.config.units import format_size
+from clearwatch.governance import Actor, AuditLog, Users
 from clearwatch.media import find_demo_clip, find_shared_models, test_pattern, transcode_h264
 from clearwatch.service import Service
 from clearwatch.storage import EventStore
@@ -54,6 +55,18 @@ def _status(service: Service) -> Table:
     return table
 
 
+def _admin(service: Service) -> None:
+    users = Users(service.db)
+    url = f"http://{service.config.web.host}:{service.web_port}/"
+    if not users.all():
+        _, password = users.create("admin", "admin")
+        AuditLog(service.db).append(Actor("demo", "system", "local"), "user.create", "admin", {"role": "admin"})
+        console.print(f"  console:    {url}  user [bold]admin[/bold], password [bold]{password}[/bold] "
+                      "(shown once; change it with: clearwatch users passwd admin)")
+    else:
+        console.print(f"  console:    {url}")
+
+
 def run_demo(duration: float, data: Path) -> None:
     data.mkdir(parents=True, exist_ok=True)
     clip, what = prepare_clip(data)
@@ -78,7 +91,13 @@ def run_demo(duration: float, data: Path) -> None:
                   "clearwatch recordings list")
     console.print("  stop with Ctrl-C" + (f" (or it stops by itself after {duration:.0f} s)" if duration else ""))
     service = Service(config)
-    service.start()
+    try:
+        service.start()
+    except OSError:  # 8080 is taken: any free port will do for a demo
+        config = config.model_copy(update={"web": config.web.model_copy(update={"port": 0})})
+        service = Service(config)
+        service.start()
+    _admin(service)
     with Live(_status(service), console=console, refresh_per_second=1, transient=False) as live:
         run_until_signalled(service, duration or None, on_tick=lambda: live.update(_status(service)))
     console.print()

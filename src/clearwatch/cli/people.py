@@ -8,11 +8,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from clearwatch.cli.admin_cmds import cli_actor
 from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
 from clearwatch.config import Config
 from clearwatch.errors import ClearwatchError
 from clearwatch.faces import FaceEngine, load_image
 from clearwatch.faces.images import read_bytes
+from clearwatch.governance import AuditLog
 from clearwatch.identity import Cipher, Photo, Registry, create_key_file, load_key, main_face
 from clearwatch.identity.registry import EnrolmentError
 
@@ -28,6 +30,14 @@ def open_registry(cfg: Config) -> Registry:
                         operating_point=ident.operating_point, exact_below=ident.exact_search_below)
     registry.start()
     return registry
+
+
+def _audit_quietly(cfg: Config, action: str, target: str, detail: dict[str, object]) -> None:
+    """Evaluation commands work on files alone; they are audited when the data directory allows it."""
+    try:
+        AuditLog(open_db(cfg)).append(cli_actor(), action, target, detail)
+    except ClearwatchError as exc:
+        console.print(f"[yellow]not audited[/yellow]: {exc}", highlight=False)
 
 
 def _read(path: Path) -> Photo:
@@ -70,8 +80,14 @@ def people_enrol(
     """Enrol a person from photos. All photos are checked first; if any is refused, nothing is stored."""
     registry = open_registry(resolve_config(config, data))
     items = [_read(p) for p in photos]
-    person = registry.enrol(name, items, legal_basis=basis, enrolled_by=by or getpass.getuser(),
-                            external_ref=ref, tags=tag, watchlists=watchlist, choose=face)
+    try:
+        person = registry.enrol(name, items, legal_basis=basis, enrolled_by=by or getpass.getuser(),
+                                external_ref=ref, tags=tag, watchlists=watchlist, choose=face)
+    except EnrolmentError as exc:
+        AuditLog(registry.db).append(cli_actor(), "biometric.enrol_refused", name[:64], {"problems": exc.problems})
+        raise
+    AuditLog(registry.db).append(cli_actor(), "biometric.enrol", person.id,
+                                 {"name": person.name, "photos": len(items), "legal_basis": basis})
     if json:
         print_json(_person_dict(person, len(items)))
     else:
@@ -100,6 +116,7 @@ def people_show(person: str = typer.Argument(..., help="Person id (or external r
     registry = open_registry(resolve_config(config, data))
     p = registry.get(person)
     templates = registry.templates(p.id)
+    AuditLog(registry.db).append(cli_actor(), "biometric.view", p.id)
     info = _person_dict(p, len(templates)) | {"face_templates": [
         {"id": t.id, "quality": t.quality, "source": t.source, "model": t.model, "created_at": t.created_at}
         for t in templates]}
@@ -121,6 +138,7 @@ def people_delete(person: str = typer.Argument(..., help="Person id (or external
     registry = open_registry(resolve_config(config, data))
     p = registry.get(person)
     registry.delete(p.id)
+    AuditLog(registry.db).append(cli_actor(), "biometric.delete", p.id, {"name": p.name})
     if json:
         print_json({"deleted": p.id, "name": p.name})
     else:
@@ -148,6 +166,8 @@ def faces_identify(photo: Path = typer.Argument(..., help="Photo of the person t
     if shot.embedding is None:  # type: ignore[attr-defined]
         raise ClearwatchError(f"{photo.name}: the face could not be embedded")
     cands = registry.identify(shot.embedding, top)  # type: ignore[attr-defined]
+    AuditLog(registry.db).append(cli_actor(), "biometric.search", photo.name,
+                                 {"matches": [c.person_id for c in cands if c.similarity >= registry.threshold]})
     out = [{"person_id": c.person_id, "name": c.name, "similarity": round(c.similarity, 4),
             "match": c.similarity >= registry.threshold, "watchlists": c.watchlists} for c in cands]
     if json:
@@ -174,6 +194,7 @@ def faces_verify(a: Path = typer.Argument(..., help="First photo."),
     sa, sb = _shot(engine, a), _shot(engine, b)
     sim = float(sa.embedding @ sb.embedding)  # type: ignore[attr-defined]
     thr = threshold(cfg.identity.operating_point)
+    _audit_quietly(cfg, "biometric.verify", f"{a.name} vs {b.name}", {"similarity": round(sim, 4)})
     if json:
         print_json({"similarity": round(sim, 4), "threshold": thr, "same": sim >= thr})
     else:
@@ -184,6 +205,7 @@ def faces_verify(a: Path = typer.Argument(..., help="First photo."),
 @faces_app.command("compare")
 def faces_compare(probe: Path = typer.Argument(..., help="Probe photo."),
                   gallery: list[Path] = typer.Argument(..., help="Gallery photos."),
+                  config: Path | None = ConfigOption, data: Path | None = DataOption,
                   json: bool = JsonOption) -> None:
     """Similarity of the probe's largest face to each gallery photo's largest face (for evaluation)."""
     engine = FaceEngine()
@@ -204,6 +226,7 @@ def faces_compare(probe: Path = typer.Argument(..., help="Probe photo."),
             sim, err = None, str(exc)
         out.append({"gallery": str(g), "similarity": None if sim is None else round(sim, 5),
                     **({"error": err} if err else {})})
+    _audit_quietly(resolve_config(config, data), "biometric.compare", probe.name, {"gallery": len(gallery)})
     if json:
         print_json(out)
         return
@@ -222,6 +245,8 @@ def faces_search_video(file: Path = typer.Argument(..., help="Video file."),
     cfg = resolve_config(config, data)
     registry = open_registry(cfg)
     result = search_video(file, registry, fps=fps, min_quality=cfg.faces.min_quality)
+    AuditLog(registry.db).append(cli_actor(), "biometric.video_search", file.name,
+                                 {"found": [a.person_id for a in result.appearances]})
     rows = [{"person_id": a.person_id, "name": a.name, "start": round(a.start, 2), "end": round(a.end, 2),
              "similarity": round(a.best_similarity, 4), "sightings": a.sightings, "watchlists": a.watchlists}
             for a in result.appearances]

@@ -180,3 +180,11 @@ class FacesConfig(Section):
     min_quality: float = Field(default=0.3, ge=0, le=1, description="Faces below this are not embedded.")
     shots: int = Field(default=5, ge=1, le=50, description="Face shots a track collects before deciding.")
     interval: Duration = Field(default=0.4, ge=0, description="Least time between face looks at one track.")
+
+
+class WebConfig(Section):
+    """The console and API. Keep it on 127.0.0.1 unless a TLS-terminating proxy stands in front."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)

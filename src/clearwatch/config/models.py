@@ -28,6 +28,7 @@ from clearwatch.config.analytics import (
     MotionConfig,
     MqttConfig,
     ObjectsConfig,
+    WebConfig,
     WebhookConfig,
     ZoneConfig,
 )
@@ -191,6 +192,7 @@ class Config(Section):
     events: EventsConfig = Field(default_factory=EventsConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     faces: FacesConfig = Field(default_factory=FacesConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     webhooks: dict[CameraName, WebhookConfig] = Field(default_factory=dict)
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from clearwatch.storage.database import Database
 from clearwatch.storage.models import EventRecord, HourlyStat, OutboxMessage
@@ -91,6 +91,29 @@ class EventStore:
             q = q.where(EventRecord.start >= start)
         if end:
             q = q.where(EventRecord.start < end)
+        with self.db.session() as s:
+            return list(s.scalars(q.order_by(EventRecord.start.desc()).limit(limit)))
+
+    def query(self, *, cameras: list[str] | None = None, label: str | None = None, kind: str | None = None,
+              zone: str | None = None, identity: str | None = None, start: datetime | None = None,
+              end: datetime | None = None, limit: int = 50) -> list[EventRecord]:
+        """Newest first, every filter optional; ``cameras`` None means all."""
+        q = select(EventRecord)
+        if cameras is not None:
+            q = q.where(EventRecord.camera.in_(cameras))
+        for col, value in ((EventRecord.label, label), (EventRecord.kind, kind), (EventRecord.identity, identity)):
+            if value:
+                q = q.where(col == value)
+        if start:
+            q = q.where(EventRecord.start >= start)
+        if end:
+            q = q.where(EventRecord.start < end)
+        if zone:
+            if self.db.dialect == "postgresql":
+                q = q.where(text("(events.zones)::jsonb ? :zone").bindparams(zone=zone))
+            else:
+                q = q.where(text("EXISTS (SELECT 1 FROM json_each(events.zones) WHERE json_each.value = :zone)")
+                            .bindparams(zone=zone))
         with self.db.session() as s:
             return list(s.scalars(q.order_by(EventRecord.start.desc()).limit(limit)))
 

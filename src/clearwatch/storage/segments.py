@@ -68,6 +68,10 @@ class SegmentIndex:
         with self.db.session() as s:
             return list(s.scalars(q))
 
+    def get(self, seg_id: int) -> Segment | None:
+        with self.db.session() as s:
+            return s.get(Segment, seg_id)
+
     def paths(self, camera: str | None = None) -> dict[str, Segment]:
         with self.db.session() as s:
             q = select(Segment)

@@ -1,0 +1,97 @@
+"""The FastAPI application: JSON API under /api (OpenAPI at /api/docs), console pages under /."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from clearwatch.api.context import AppContext
+from clearwatch.api.routes import admin, auth, cameras, events, people
+from clearwatch.web import STATIC, LoginRedirect, render_error
+from clearwatch.web import router as pages
+
+log = logging.getLogger(__name__)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # everything is served from here: no CDN, no inline script
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+                               "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+}
+
+
+def create_app(context: AppContext) -> FastAPI:
+    app = FastAPI(title="Clearwatch", version="0.1.0", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json",
+                  description="Self-hosted, accountable video surveillance. Every look at footage and every "
+                              "biometric action is recorded on a tamper-evident audit trail.")
+    app.state.ctx = context
+    for r in (auth.router, cameras.router, events.router, people.router, admin.router, admin.metrics_router):
+        app.include_router(r)
+    app.include_router(pages)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    def wants_html(request: Request) -> bool:
+        return not request.url.path.startswith(("/api", "/metrics")) and "text/html" in request.headers.get(
+            "accept", "")
+
+    @app.exception_handler(LoginRedirect)
+    async def to_login(request: Request, exc: LoginRedirect) -> Response:
+        return RedirectResponse("/login", 303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if wants_html(request):
+            return render_error(request, exc.status_code, str(exc.detail))
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"detail": problems}, 422)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("request %s %s failed", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error (logged)"}, 500)
+
+    return app
+
+
+class WebServer:
+    """uvicorn in a thread beside the cameras."""
+
+    def __init__(self, app: FastAPI, host: str, port: int):
+        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                     lifespan="off", timeout_graceful_shutdown=3)
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
+        self.host, self.port = host, port
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.thread.start()
+        deadline = threading.Event()
+        for _ in range(int(timeout / 0.05)):
+            if self.server.started or not self.thread.is_alive():
+                break
+            deadline.wait(0.05)
+        if not self.server.started:
+            raise OSError(f"the web console could not listen on {self.host}:{self.port} (port in use?)")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)

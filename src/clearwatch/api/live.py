@@ -1,0 +1,53 @@
+"""Live view: the newest decoded frame of each camera, handed to whoever watches (MJPEG)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class LiveFrame:
+    image: np.ndarray
+    time: float  # camera wall clock of the frame
+    seq: int
+
+
+class LiveHub:
+    """Analytics threads publish frames here (a reference, no copy); viewers encode only what they send."""
+
+    def __init__(self) -> None:
+        self._frames: dict[str, LiveFrame] = {}
+        self._lock = threading.Lock()
+        self._jpeg: dict[str, tuple[int, bytes]] = {}  # one encode per frame, however many viewers
+
+    def publish(self, camera: str, image: np.ndarray, t: float) -> None:
+        with self._lock:
+            prev = self._frames.get(camera)
+            self._frames[camera] = LiveFrame(image, t, prev.seq + 1 if prev else 1)
+
+    def latest(self, camera: str) -> LiveFrame | None:
+        with self._lock:
+            return self._frames.get(camera)
+
+    def jpeg(self, camera: str, quality: int = 80) -> tuple[int, float, bytes] | None:
+        frame = self.latest(camera)
+        if frame is None:
+            return None
+        cached = self._jpeg.get(camera)
+        if cached is not None and cached[0] == frame.seq:
+            return frame.seq, frame.time, cached[1]
+        ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            return None
+        data = buf.tobytes()
+        self._jpeg[camera] = (frame.seq, data)
+        return frame.seq, frame.time, data
+
+    def age(self, camera: str) -> float | None:
+        frame = self.latest(camera)
+        return None if frame is None else time.time() - frame.time

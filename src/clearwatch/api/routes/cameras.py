@@ -1,0 +1,199 @@
+"""Cameras: list, live view (MJPEG), timeline, playback of recorded segments, export."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path as FilePath
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+
+from clearwatch.api.security import Principal, SeenRecently, camera_allowed, ctx, require
+from clearwatch.errors import NoFootageError
+from clearwatch.governance import Perm
+from clearwatch.recording import export_range
+from clearwatch.storage import HoldStore, find_gaps
+
+router = APIRouter(prefix="/api", tags=["cameras"])
+seen = SeenRecently()
+MJPEG_MAX_FPS = 10.0
+MAX_ID = 2**63 - 1  # ids are 64-bit in every database we use
+
+
+class CameraOut(BaseModel):
+    name: str
+    state: str
+    recording: str
+    fps_in: float
+    last_frame_at: datetime | None
+    last_error: str | None
+    live: bool
+
+
+@router.get("/cameras", response_model=list[CameraOut])
+def cameras(request: Request, p: Principal = Depends(require(Perm.EVENTS))) -> list[CameraOut]:
+    c = ctx(request)
+    health = {h.camera: h for h in c.health()}
+    out = []
+    for name in p.cameras(c.cameras):
+        h = health.get(name)
+        out.append(CameraOut(
+            name=name, state=h.state if h else "offline", recording=h.recording if h else "off",
+            fps_in=h.fps_in if h else 0.0,
+            last_frame_at=h.last_frame_at if h else None,
+            last_error=h.last_error if h else None, live=c.live.latest(name) is not None))
+    return out
+
+
+@router.get("/cameras/{camera}/live.mjpeg", response_class=StreamingResponse,
+            responses={200: {"content": {"multipart/x-mixed-replace": {}}}})
+async def live(camera: str, request: Request, fps: float = Query(5.0, gt=0, le=MJPEG_MAX_FPS),
+               p: Principal = Depends(require(Perm.LIVE))) -> StreamingResponse:
+    """The camera's detect stream as MJPEG; each opening is on the audit trail."""
+    c = ctx(request)
+    camera_allowed(p, c, camera)
+    c.audit.append(p.actor, "footage.live", camera)
+    interval = 1.0 / fps
+
+    async def stream():  # type: ignore[no-untyped-def]
+        last_seq = -1
+        while not await request.is_disconnected():
+            started = time.monotonic()
+            got = await asyncio.to_thread(c.live.jpeg, camera)
+            if got is not None and got[0] != last_seq:
+                last_seq, t, data = got
+                yield (b"--frame\r\nContent-Type: image/jpeg\r\nX-Frame-Time: " + f"{t:.3f}".encode()
+                       + b"\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
+            await asyncio.sleep(max(0.02, interval - (time.monotonic() - started)))
+
+    return StreamingResponse(stream(), media_type="multipart/x-mixed-replace; boundary=frame",
+                             headers={"Cache-Control": "no-store"})
+
+
+@router.get("/cameras/{camera}/snapshot.jpg", response_class=StreamingResponse,
+            responses={200: {"content": {"image/jpeg": {}}}})
+def snapshot(camera: str, request: Request, p: Principal = Depends(require(Perm.LIVE))) -> StreamingResponse:
+    c = ctx(request)
+    camera_allowed(p, c, camera)
+    got = c.live.jpeg(camera)
+    if got is None:
+        raise HTTPException(404, "no live picture from this camera yet")
+    if seen.first(p.user.name, "live", camera):
+        c.audit.append(p.actor, "footage.live", camera, {"snapshot": True})
+    return StreamingResponse(iter([got[2]]), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+class SegmentOut(BaseModel):
+    id: int
+    start: datetime
+    end: datetime
+    duration: float
+    bytes: int
+    status: str
+
+
+class GapOut(BaseModel):
+    start: datetime
+    end: datetime
+    seconds: float
+
+
+class EventMark(BaseModel):
+    id: str
+    kind: str
+    label: str
+    start: datetime
+    end: datetime | None
+
+
+class Timeline(BaseModel):
+    camera: str
+    segments: list[SegmentOut]
+    gaps: list[GapOut]
+    events: list[EventMark]
+
+
+def _range(start: datetime | None, end: datetime | None, default_hours: float = 24) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    start = start or datetime.fromtimestamp(end.timestamp() - default_hours * 3600, UTC)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    if end <= start:
+        raise HTTPException(422, "end must be after start")
+    return start, end
+
+
+@router.get("/cameras/{camera}/timeline", response_model=Timeline)
+def timeline(camera: str, request: Request, start: datetime | None = None, end: datetime | None = None,
+             p: Principal = Depends(require(Perm.PLAYBACK))) -> Timeline:
+    """Recordings (and the gaps between them) and events of one camera in a time range (default: 24 h)."""
+    c = ctx(request)
+    camera_allowed(p, c, camera)
+    start, end = _range(start, end)
+    segs = c.index.list(camera, start, end)
+    evs = c.events.list(camera=camera, start=start, end=end, limit=2000)
+    return Timeline(
+        camera=camera,
+        segments=[SegmentOut(id=s.id, start=s.start, end=s.end, duration=s.duration, bytes=s.bytes, status=s.status)
+                  for s in segs],
+        gaps=[GapOut(start=g.start, end=g.end, seconds=g.seconds) for g in find_gaps(segs)],
+        events=[EventMark(id=e.id, kind=e.kind, label=e.label, start=e.start, end=e.end) for e in evs],
+    )
+
+
+@router.get("/recordings/{segment_id}/video", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}}})
+def play(request: Request, segment_id: int = Path(..., ge=1, le=MAX_ID),
+         p: Principal = Depends(require(Perm.PLAYBACK))) -> FileResponse:
+    """One recorded MP4 segment (range requests work, so the browser can seek)."""
+    c = ctx(request)
+    seg = c.index.get(segment_id)
+    if seg is None:
+        raise HTTPException(404, "no such recording")
+    camera_allowed(p, c, seg.camera)
+    path = c.recordings_dir / seg.path
+    if not path.is_file():
+        raise HTTPException(410, "the recording's file is gone (retention or disk problem)")
+    if seen.first(p.user.name, "play", str(segment_id)):
+        c.audit.append(p.actor, "footage.playback", seg.camera,
+                       {"segment": segment_id, "start": seg.start.isoformat(), "end": seg.end.isoformat()})
+    return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=600"})
+
+
+class ExportRequest(BaseModel):
+    start: datetime
+    end: datetime
+    justification: str = Field(min_length=5, max_length=1000, description="Why this footage leaves the system.")
+
+
+@router.post("/cameras/{camera}/export", response_class=FileResponse,
+             responses={200: {"content": {"video/mp4": {}}}})
+def export(camera: str, body: ExportRequest, request: Request,
+           p: Principal = Depends(require(Perm.EXPORT))) -> FileResponse:
+    """One MP4 of a time range, joined without re-encoding. Needs a justification, which is audited."""
+    c = ctx(request)
+    camera_allowed(p, c, camera)
+    start, end = _range(body.start, body.end)
+    tmpdir = FilePath(tempfile.mkdtemp(prefix="cw-export-"))
+    out = tmpdir / f"{camera}-{start:%Y%m%dT%H%M%S}.mp4"
+    try:
+        export_range(c.recordings_dir, c.index, HoldStore(c.db), camera, start, end, out, requested_by=p.user.name)
+    except NoFootageError as exc:
+        out.unlink(missing_ok=True)
+        tmpdir.rmdir()
+        raise HTTPException(404, str(exc)) from None
+    c.audit.append(p.actor, "footage.export", camera, {"start": start.isoformat(), "end": end.isoformat(),
+                                                        "bytes": out.stat().st_size}, justification=body.justification)
+
+    def cleanup() -> None:
+        out.unlink(missing_ok=True)
+        tmpdir.rmdir()
+
+    return FileResponse(out, media_type="video/mp4", filename=out.name, background=BackgroundTask(cleanup))

@@ -1,0 +1,107 @@
+"""``clearwatch users`` and ``clearwatch audit``."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
+from clearwatch.errors import ClearwatchError
+from clearwatch.governance import Actor, AuditLog, Role, Users
+
+users_app = typer.Typer(no_args_is_help=True, help="Console and API users.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
+
+
+def cli_actor() -> Actor:
+    return Actor(f"cli:{getpass.getuser()}", "admin", "local")
+
+
+@users_app.command("create")
+def users_create(
+    name: str = typer.Argument(..., help="User name."),
+    role: Role = typer.Option(Role.VIEWER, "--role", help="admin, operator, viewer or auditor."),
+    camera: list[str] = typer.Option([], "--camera", help="Limit to this camera (repeatable; default: all)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption,
+) -> None:
+    """Create a user. Without --password-stdin a strong password is generated and printed once."""
+    cfg = resolve_config(config, data)
+    unknown = [c for c in camera if c not in cfg.cameras]
+    if unknown and cfg.cameras:
+        raise ClearwatchError(f"unknown camera(s): {', '.join(unknown)}")
+    password = typer.get_text_stream("stdin").readline().rstrip("\n") if password_stdin else None
+    db = open_db(cfg)
+    user, password = Users(db).create(name, role.value, password, camera or None)
+    AuditLog(db).append(cli_actor(), "user.create", name, {"role": role.value, "cameras": camera or None})
+    if json:
+        print_json({"name": user.name, "role": user.role, "cameras": user.cameras,
+                    **({} if password_stdin else {"password": password})})
+    else:
+        console.print(f"created {role.value} {name!r}" + ("" if password_stdin else
+                                                          f"; password (shown once): {password}"))
+
+
+@users_app.command("list")
+def users_list(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    users = Users(open_db(resolve_config(config, data))).all()
+    if json:
+        print_json([{"name": u.name, "role": u.role, "cameras": u.cameras, "disabled": u.disabled} for u in users])
+        return
+    table = Table("name", "role", "cameras", "disabled")
+    for u in users:
+        table.add_row(u.name, u.role, ", ".join(u.cameras) if u.cameras else "all", "yes" if u.disabled else "")
+    console.print(table if users else "no users yet: clearwatch users create NAME --role admin")
+
+
+@users_app.command("passwd")
+def users_passwd(name: str, config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
+    """Set a user's password (asked twice, not echoed)."""
+    db = open_db(resolve_config(config, data))
+    password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    Users(db).set_password(name, password)
+    AuditLog(db).append(cli_actor(), "user.update", name, {"password_changed": True})
+    console.print(f"password of {name!r} changed")
+
+
+@users_app.command("delete")
+def users_delete(name: str, config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
+    db = open_db(resolve_config(config, data))
+    if not Users(db).delete(name):
+        raise ClearwatchError(f"no user {name!r}")
+    AuditLog(db).append(cli_actor(), "user.delete", name)
+    console.print(f"deleted {name!r}")
+
+
+@audit_app.command("verify")
+def audit_verify(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    """Check the whole hash chain; exit 1 naming where it breaks."""
+    log = AuditLog(open_db(resolve_config(config, data)))
+    v = log.verify()
+    if json:
+        print_json({"ok": v.ok, "records": v.records, "problems": v.problems})
+    elif v.ok:
+        console.print(f"audit trail intact: {v.records} record(s), head at record {v.head_id}")
+    else:
+        for p in v.problems:
+            console.print(f"[red]{p}[/red]", highlight=False)
+    if not v.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(limit: int = typer.Option(50, min=1), actor: str | None = None, action: str | None = None,
+               config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    rows = AuditLog(open_db(resolve_config(config, data))).list(limit, None, actor, action)
+    if json:
+        print_json([{k: getattr(r, k) for k in ("id", "ts", "actor", "role", "action", "target", "detail",
+                                                 "justification", "address", "hash")} for r in rows])
+        return
+    table = Table("#", "time", "who", "action", "target", "why", "from")
+    for r in rows:
+        table.add_row(str(r.id), r.ts, f"{r.actor} ({r.role})", r.action, r.target, r.justification or "",
+                      r.address or "")
+    console.print(table)

@@ -1,0 +1,159 @@
+"""Users, roles and what each role may do; passwords hashed with argon2id."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+
+from clearwatch.errors import ClearwatchError
+from clearwatch.storage import Database
+from clearwatch.storage.models import ApiToken, User
+
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD = 10
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+    AUDITOR = "auditor"
+
+
+class Perm(StrEnum):
+    LIVE = "live"
+    PLAYBACK = "playback"
+    EXPORT = "export"
+    EVENTS = "events"
+    PEOPLE = "people"  # see and change the registry
+    FACE_SEARCH = "face_search"
+    MACHINES = "machines"
+    SYSTEM = "system"
+    AUDIT = "audit"
+    USERS = "users"
+
+
+ROLE_PERMS: dict[Role, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(Perm),
+    Role.OPERATOR: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EXPORT, Perm.EVENTS, Perm.PEOPLE, Perm.FACE_SEARCH,
+                              Perm.MACHINES, Perm.SYSTEM}),
+    Role.VIEWER: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EVENTS, Perm.MACHINES}),
+    Role.AUDITOR: frozenset({Perm.AUDIT, Perm.SYSTEM}),
+}
+
+
+class AccessError(ClearwatchError):
+    pass
+
+
+def can(role: str, perm: Perm) -> bool:
+    return perm in ROLE_PERMS.get(Role(role), frozenset())
+
+
+def may_see_camera(user: User, camera: str) -> bool:
+    return user.cameras is None or camera in user.cameras
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Users:
+    def __init__(self, db: Database):
+        self.db = db
+        self.hasher = PasswordHasher()
+
+    def create(self, name: str, role: str, password: str | None = None,
+               cameras: list[str] | None = None) -> tuple[User, str]:
+        """A new user; returns it with its password (generated when not given)."""
+        if not USER_NAME.match(name):
+            raise AccessError(f"user name {name!r}: 1-64 letters, digits, '_', '.', '@' or '-'")
+        try:
+            Role(role)
+        except ValueError:
+            raise AccessError(f"unknown role {role!r}: use {', '.join(r.value for r in Role)}") from None
+        password = password or secrets.token_urlsafe(15)
+        if len(password) < MIN_PASSWORD:
+            raise AccessError(f"a password needs at least {MIN_PASSWORD} characters")
+        with self.db.session() as s:
+            if s.scalar(select(User).where(User.name == name)) is not None:
+                raise AccessError(f"user {name!r} already exists")
+            user = User(name=name, role=role, password_hash=self.hasher.hash(password), cameras=cameras,
+                        disabled=False, created_at=datetime.now(UTC))
+            s.add(user)
+        return user, password
+
+    def get(self, name: str) -> User | None:
+        with self.db.session() as s:
+            return s.scalar(select(User).where(User.name == name))
+
+    def by_id(self, user_id: int) -> User | None:
+        with self.db.session() as s:
+            return s.get(User, user_id)
+
+    def all(self) -> list[User]:
+        with self.db.session() as s:
+            return list(s.scalars(select(User).order_by(User.name)))
+
+    def check_password(self, name: str, password: str) -> User | None:
+        user = self.get(name)
+        if user is None or user.disabled:
+            self.hasher.hash(password)  # same work either way: no user enumeration by timing
+            return None
+        try:
+            self.hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if self.hasher.check_needs_rehash(user.password_hash):
+            self.set_password(name, password)
+        return user
+
+    def set_password(self, name: str, password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise AccessError(f"a password needs at least {MIN_PASSWORD} characters")
+        with self.db.session() as s:
+            user = s.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise AccessError(f"no user {name!r}")
+            user.password_hash = self.hasher.hash(password)
+
+    def update(self, name: str, role: str | None = None, cameras: list[str] | str | None = "keep",
+               disabled: bool | None = None) -> User:
+        with self.db.session() as s:
+            user = s.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise AccessError(f"no user {name!r}")
+            if role is not None:
+                user.role = Role(role).value
+            if cameras != "keep":
+                user.cameras = cameras  # type: ignore[assignment]
+            if disabled is not None:
+                user.disabled = disabled
+            return user
+
+    def delete(self, name: str) -> bool:
+        with self.db.session() as s:
+            return bool(s.execute(delete(User).where(User.name == name)).rowcount)
+
+    def create_token(self, user: User, name: str) -> str:
+        token = "cw_" + secrets.token_urlsafe(32)
+        with self.db.session() as s:
+            s.add(ApiToken(user_id=user.id, name=name[:64], token_hash=token_hash(token),
+                           created_at=datetime.now(UTC)))
+        return token
+
+    def by_token(self, token: str) -> User | None:
+        with self.db.session() as s:
+            row = s.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+            if row is None:
+                return None
+            row.last_used_at = datetime.now(UTC)
+            user = s.get(User, row.user_id)
+            return None if user is None or user.disabled else user

@@ -1,0 +1,144 @@
+"""The console's pages: server-rendered shells; the data comes from the JSON API in small vanilla JS."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from clearwatch.api.routes.auth import do_login
+from clearwatch.api.security import SESSION_COOKIE, Principal, ctx, end_session, session_principal
+from clearwatch.governance import Perm
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+STATIC = Path(__file__).with_name("static")
+NAV = [("/", "Live", Perm.LIVE.value), ("/events", "Events", Perm.EVENTS.value),
+       ("/people", "People", Perm.PEOPLE.value), ("/search", "Face search", Perm.FACE_SEARCH.value),
+       ("/machines", "Machines", Perm.MACHINES.value), ("/system", "System", Perm.SYSTEM.value),
+       ("/audit", "Audit", Perm.AUDIT.value), ("/users", "Users", Perm.USERS.value)]
+
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRedirect(Exception):
+    pass
+
+
+def _render(request: Request, template: str, p: Principal | None, page: str, title: str,
+            status: int = 200, **extra: Any) -> HTMLResponse:
+    perms = {perm.value for perm in Perm if p and p.can(perm)}
+    context = {"user": p.user if p else None, "csrf": p.csrf if p else "", "perms": perms, "nav": NAV,
+               "page": page, "title": title, "status": status, **extra}
+    return TEMPLATES.TemplateResponse(request, template, context, status_code=status,
+                                      headers={"Cache-Control": "no-store"})
+
+
+def _page_user(request: Request, perm: Perm) -> Principal:
+    p = session_principal(ctx(request), request)
+    if p is None:
+        raise LoginRedirect
+    if not p.can(perm):
+        raise HTTPException(403, f"your role ({p.user.role}) may not open this page")
+    return p
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    if session_principal(ctx(request), request) is not None:
+        return RedirectResponse("/", 303)
+    return _render(request, "login.html", None, "login", "Log in")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_form(request: Request, username: str = Form(""), password: str = Form("")) -> Response:
+    redirect = RedirectResponse("/", 303)
+    try:
+        do_login(request, redirect, username[:64], password[:1024])
+    except HTTPException as exc:
+        return _render(request, "login.html", None, "login", "Log in", status=exc.status_code, error=exc.detail,
+                       username=username[:64])
+    return redirect
+
+
+@router.post("/logout")
+def logout_form(request: Request, csrf: str = Form("")) -> Response:
+    c = ctx(request)
+    p = session_principal(c, request)
+    if p is not None:
+        if not secrets.compare_digest(csrf, p.csrf or ""):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        end_session(c, request.cookies.get(SESSION_COOKIE, ""))
+        c.audit.append(p.actor, "auth.logout", p.user.name)
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def live_page(request: Request) -> Response:
+    p = _page_user(request, Perm.LIVE)
+    return _render(request, "live.html", p, "live", "Live", cameras=p.cameras(ctx(request).cameras))
+
+
+@router.get("/cameras/{camera}", response_class=HTMLResponse)
+def camera_page(camera: str, request: Request) -> Response:
+    p = _page_user(request, Perm.PLAYBACK)
+    c = ctx(request)
+    if camera not in c.config.cameras:
+        raise HTTPException(404, f"no camera {camera!r}")
+    if not p.sees(camera):
+        raise HTTPException(403, f"camera {camera!r} is not assigned to you")
+    return _render(request, "camera.html", p, "camera", camera, camera=camera, can_export=p.can(Perm.EXPORT))
+
+
+@router.get("/events", response_class=HTMLResponse)
+def events_page(request: Request) -> Response:
+    p = _page_user(request, Perm.EVENTS)
+    return _render(request, "events.html", p, "events", "Events", cameras=p.cameras(ctx(request).cameras),
+                   can_people=p.can(Perm.PEOPLE))
+
+
+@router.get("/people", response_class=HTMLResponse)
+def people_page(request: Request) -> Response:
+    p = _page_user(request, Perm.PEOPLE)
+    return _render(request, "people.html", p, "people", "People", registry=ctx(request).registry is not None)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request) -> Response:
+    p = _page_user(request, Perm.FACE_SEARCH)
+    return _render(request, "search.html", p, "search", "Face search")
+
+
+def _table_page(request: Request, perm: Perm, page: str, title: str) -> Response:
+    p = _page_user(request, perm)
+    return _render(request, "table.html", p, page, title, source=page)
+
+
+@router.get("/machines", response_class=HTMLResponse)
+def machines_page(request: Request) -> Response:
+    return _table_page(request, Perm.MACHINES, "machines", "Machines and lines")
+
+
+@router.get("/system", response_class=HTMLResponse)
+def system_page(request: Request) -> Response:
+    return _table_page(request, Perm.SYSTEM, "system", "System")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request) -> Response:
+    return _table_page(request, Perm.AUDIT, "audit", "Audit trail")
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request) -> Response:
+    return _table_page(request, Perm.USERS, "users", "Users")
+
+
+def render_error(request: Request, status: int, message: str) -> Response:
+    p = session_principal(ctx(request), request)
+    return _render(request, "error.html", p, "error", str(status), status=status, message=message)

@@ -1,0 +1,194 @@
+// Clearwatch console: small helpers over the JSON API. The CSRF token comes from the page's <meta>.
+"use strict";
+const csrf = document.querySelector('meta[name="csrf"]')?.content || "";
+const $ = (sel, root = document) => root.querySelector(sel);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const fmt = (t) => (t ? new Date(t).toLocaleString() : "");
+
+async function api(path, opts = {}) {
+  const headers = Object.assign({ "X-CSRF-Token": csrf }, opts.headers || {});
+  if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
+  const r = await fetch(path, Object.assign({}, opts, { headers, credentials: "same-origin" }));
+  if (r.status === 401) { location.href = "/login"; throw new Error("not logged in"); }
+  if (!r.ok) {
+    let msg = r.statusText;
+    try { const body = await r.json(); msg = typeof body.detail === "string" ? body.detail : (body.detail?.problems || [body.detail?.message || JSON.stringify(body.detail)]).join("; "); } catch (e) { /* not JSON */ }
+    throw new Error(msg);
+  }
+  return r.status === 204 ? null : r.headers.get("content-type")?.includes("json") ? r.json() : r.blob();
+}
+
+function table(rows, cols) {
+  if (!rows.length) return '<p class="muted">Nothing yet.</p>';
+  return "<table><thead><tr>" + cols.map((c) => `<th>${esc(c[0])}</th>`).join("") + "</tr></thead><tbody>" +
+    rows.map((r) => "<tr>" + cols.map((c) => `<td>${c[1](r)}</td>`).join("") + "</tr>").join("") + "</tbody></table>";
+}
+
+// live grid: camera states
+async function livePage() {
+  const cams = await api("/api/cameras");
+  for (const c of cams) {
+    const el = document.querySelector(`[data-state-for="${c.name}"]`);
+    if (el) { el.textContent = c.state; el.className = "state state-" + c.state; }
+  }
+}
+
+// camera page: timeline + playback
+async function cameraPage() {
+  const box = $("#timeline"), cam = box.dataset.camera;
+  const end = new Date(), day = new Date(end - 24 * 3600e3);
+  const tl = await api(`/api/cameras/${cam}/timeline?start=${day.toISOString()}&end=${end.toISOString()}`);
+  // scale to what there is: from the oldest recording of the day (at least the last 10 minutes)
+  const oldest = tl.segments.length ? Math.min(...tl.segments.map((s) => new Date(s.start))) : end - 600e3;
+  const start = new Date(Math.min(oldest, end - 600e3));
+  const span = end - start, pos = (t) => ((new Date(t) - start) / span) * 100;
+  const list = $("#segments");
+  tl.segments.forEach((s, i) => {
+    const d = document.createElement("div");
+    d.className = "seg"; d.style.left = pos(s.start) + "%"; d.style.width = Math.max(0.15, pos(s.end) - pos(s.start)) + "%";
+    d.title = `${fmt(s.start)} – ${fmt(s.end)}`; d.onclick = () => play(s);
+    box.appendChild(d);
+    const li = document.createElement("li");
+    li.innerHTML = `<a href="#" data-segment="${s.id}">${esc(fmt(s.start))}</a> <small>${s.duration.toFixed(1)} s</small>`;
+    li.querySelector("a").onclick = (e) => { e.preventDefault(); play(s); };
+    list.prepend(li);
+  });
+  tl.events.forEach((e) => { const m = document.createElement("div"); m.className = "ev"; m.style.left = pos(e.start) + "%"; m.title = `${e.label} ${fmt(e.start)}`; box.appendChild(m); });
+  function play(s) {
+    const v = $("#player");
+    v.src = `/api/recordings/${s.id}/video`;
+    $("#playing").textContent = `${fmt(s.start)} – ${fmt(s.end)}`;
+    v.play().catch(() => {});
+  }
+  const form = $("#export-form");
+  if (form) form.onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(form), status = $("#export-status");
+    status.textContent = "exporting…";
+    try {
+      const blob = await api(`/api/cameras/${cam}/export`, { method: "POST", json: { start: new Date(f.get("start")).toISOString(), end: new Date(f.get("end")).toISOString(), justification: f.get("justification") } });
+      const a = document.createElement("a"); a.href = URL.createObjectURL(blob); a.download = `${cam}.mp4`; a.click();
+      status.textContent = "done";
+    } catch (err) { status.textContent = err.message; }
+  };
+}
+
+// events: filters, paging, live updates
+function eventRow(e, fresh) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = e.id;
+  if (fresh) tr.className = "fresh";
+  const snap = e.snapshot ? `<img loading="lazy" src="/api/events/${e.id}/snapshot.jpg" alt="">` : "";
+  const who = e.identity_name ? `${esc(e.identity_name)} <small>${(e.similarity ?? 0).toFixed(2)}</small>` : "";
+  tr.innerHTML = `<td>${snap}</td><td>${esc(fmt(e.start))}</td><td>${e.end ? esc(fmt(e.end)) : '<span class="state-streaming">ongoing</span>'}</td><td>${esc(e.camera)}</td><td>${esc(e.kind)}</td><td>${esc(e.label)}</td><td>${(e.score || 0).toFixed(2)}</td><td>${esc((e.zones || []).join(", "))}</td><td>${who}</td>`;
+  return tr;
+}
+async function eventsPage() {
+  const form = $("#event-filters"), rows = $("#event-rows"), more = $("#more");
+  let before = null, params = "";
+  async function load(reset) {
+    if (reset) { rows.innerHTML = ""; before = null; }
+    const f = new FormData(form), q = new URLSearchParams();
+    for (const [k, v] of f.entries()) if (v) q.set(k, k === "start" || k === "end" ? new Date(v).toISOString() : v);
+    if (before) q.set("before", before);
+    params = q.toString();
+    const page = await api("/api/events?" + params);
+    page.events.forEach((e) => rows.appendChild(eventRow(e, false)));
+    before = page.next_before; more.hidden = !before;
+  }
+  form.onsubmit = (e) => { e.preventDefault(); load(true); };
+  more.onclick = () => load(false);
+  await load(true);
+  const es = new EventSource("/api/events/stream/live");
+  es.onopen = () => { $("#stream-state").textContent = "(live)"; };
+  for (const type of ["start", "update", "end"]) {
+    es.addEventListener(type, (msg) => {
+      const e = JSON.parse(msg.data);
+      const view = { id: e.id, camera: e.camera, kind: e.kind, label: e.label, start: e.start * 1000, end: e.end ? e.end * 1000 : null, score: e.score, zones: e.zones, identity_name: e.identity_name, similarity: e.similarity, snapshot: !!e.snapshot };
+      const old = rows.querySelector(`tr[data-id="${e.id}"]`);
+      const tr = eventRow(view, true);
+      if (old) old.replaceWith(tr); else rows.prepend(tr);
+    });
+  }
+}
+
+// people
+async function peoplePage() {
+  const rows = $("#people-rows");
+  async function load() {
+    const people = await api("/api/people");
+    rows.innerHTML = people.map((p) => `<tr data-person="${esc(p.id)}"><td>${esc(p.name)}</td><td>${esc(p.external_ref)}</td><td>${p.templates}</td><td>${esc(p.watchlists.join(", "))}</td><td>${esc(p.legal_basis)}</td><td>${esc(p.enrolled_by)}</td><td><button class="danger" data-delete="${esc(p.id)}">Delete</button></td></tr>`).join("");
+    rows.querySelectorAll("[data-delete]").forEach((b) => b.onclick = async () => {
+      if (!confirm("Erase this person and their biometric templates?")) return;
+      await api(`/api/people/${b.dataset.delete}`, { method: "DELETE" }); load();
+    });
+  }
+  const form = $("#enrol-form");
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const status = $("#enrol-status");
+    status.textContent = "enrolling…";
+    try { const p = await api("/api/people", { method: "POST", body: new FormData(form) }); status.textContent = `enrolled ${p.name}`; form.reset(); load(); }
+    catch (err) { status.textContent = err.message; status.className = "error"; }
+  };
+  load();
+}
+
+async function searchPage() {
+  const form = $("#search-form");
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const out = $("#search-results");
+    out.textContent = "searching…";
+    try {
+      const r = await api("/api/faces/search", { method: "POST", body: new FormData(form) });
+      out.innerHTML = `<p class="muted">face quality ${r.quality.toFixed(2)}, threshold ${r.threshold}</p>` +
+        table(r.candidates, [["name", (c) => `<span class="${c.match ? "match" : ""}">${esc(c.name)}</span>`], ["similarity", (c) => c.similarity.toFixed(3)], ["match", (c) => (c.match ? "yes" : "no")], ["watchlists", (c) => esc(c.watchlists.join(", "))]]);
+    } catch (err) { out.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
+  };
+}
+
+const TABLES = {
+  machines: async () => {
+    const r = await api("/api/machines");
+    const h = (s) => (s / 3600).toFixed(2) + " h";
+    return "<h2>Machines</h2>" + table(r.machines, [["camera", (m) => esc(m.camera)], ["machine", (m) => esc(m.name)], ["state", (m) => esc(m.state || "unknown")], ["running (24 h)", (m) => h(m.running_s_24h)], ["idle", (m) => h(m.idle_s_24h)], ["stopped", (m) => h(m.stopped_s_24h)], ["starts", (m) => m.starts_24h], ["stops", (m) => m.stops_24h]]) +
+      "<h2>Counters</h2>" + table(r.counters, [["camera", (c) => esc(c.camera)], ["counter", (c) => esc(c.name)], ["in (24 h)", (c) => c.in_24h], ["out", (c) => c.out_24h]]);
+  },
+  system: async () => {
+    const r = await api("/api/system");
+    const mb = (b) => (b / 1e6).toFixed(1) + " MB";
+    return table(r.cameras, [["camera", (c) => esc(c.camera)], ["state", (c) => `<span class="state-${esc(c.state)}">${esc(c.state)}</span>`], ["recording", (c) => esc(c.recording)], ["fps", (c) => c.fps_in.toFixed(1)], ["reconnects", (c) => c.reconnects], ["stored", (c) => mb(c.stored_bytes)], ["segments", (c) => c.segments], ["last error", (c) => esc(c.last_error)]]) +
+      `<p class="muted">retention ${r.retention_days} days · quota ${r.max_size ? mb(r.max_size) : "none"} · keep free ${mb(r.min_free)} · registry ${r.registry ? "on" : "off"} · outbox ${esc(JSON.stringify(r.outbox))}</p>`;
+  },
+  audit: async () => {
+    const rows = await api("/api/audit?limit=200");
+    return table(rows, [["#", (r) => r.id], ["time", (r) => esc(r.ts)], ["who", (r) => `${esc(r.actor)} <small>${esc(r.role)}</small>`], ["action", (r) => esc(r.action)], ["target", (r) => esc(r.target)], ["why", (r) => esc(r.justification)], ["from", (r) => esc(r.address)], ["detail", (r) => `<small>${esc(r.detail)}</small>`]]);
+  },
+  users: async () => {
+    const rows = await api("/api/users");
+    return table(rows, [["name", (u) => esc(u.name)], ["role", (u) => esc(u.role)], ["cameras", (u) => esc(u.cameras ? u.cameras.join(", ") : "all")], ["disabled", (u) => (u.disabled ? "yes" : "")], ["created", (u) => esc(fmt(u.created_at))]]);
+  },
+};
+
+async function tablePage() {
+  const box = $("#table"), render = TABLES[box.dataset.source];
+  const refresh = async () => { try { box.innerHTML = await render(); } catch (err) { box.innerHTML = `<p class="error">${esc(err.message)}</p>`; } };
+  await refresh();
+  const verify = $("#verify");
+  if (verify) verify.onclick = async () => {
+    const r = await api("/api/audit/verify");
+    $("#verify-result").textContent = r.ok ? `intact: ${r.records} records` : "BROKEN: " + r.problems.join("; ");
+    $("#verify-result").className = r.ok ? "match" : "error";
+  };
+  const uf = $("#user-form");
+  if (uf) uf.onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(uf), cams = (f.get("cameras") || "").split(",").map((s) => s.trim()).filter(Boolean);
+    try { const u = await api("/api/users", { method: "POST", json: { name: f.get("name"), role: f.get("role"), cameras: cams.length ? cams : null } }); $("#user-status").textContent = `created ${u.name}; password (shown once): ${u.password}`; refresh(); }
+    catch (err) { $("#user-status").textContent = err.message; }
+  };
+}
+
+const PAGES = { live: livePage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage };
+document.addEventListener("DOMContentLoaded", () => { const f = PAGES[document.body.dataset.page]; if (f) f().catch((e) => console.error(e)); });

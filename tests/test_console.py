@@ -1,0 +1,400 @@
+"""The web console and API: authentication, roles, CSRF, rate limiting, the audit trail, a schemathesis run,
+and a real browser (Debian's Chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clearwatch.governance import AuditLog, Users
+from clearwatch.identity import create_key_file
+from clearwatch.service import Service
+from tests.conftest import SHARED
+from tests.support.helpers import make_config, wait_for
+
+pytestmark = pytest.mark.slow
+PHOTOS = SHARED / "data/faces/photos"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"]
+
+
+@dataclass
+class Console:
+    svc: Service
+    url: str
+    passwords: dict[str, str]
+    tokens: dict[str, str]
+    data: Path
+
+
+@pytest.fixture(scope="module")
+def console(h264_clip: Path, tmp_path_factory: pytest.TempPathFactory, detector: object) -> Iterator[Console]:
+    tmp = tmp_path_factory.mktemp("console")
+    create_key_file(tmp / "k.key")
+    cfg = make_config(tmp / "data", {"front": str(h264_clip), "back": str(h264_clip)},
+                      extra=f"identity: {{key_file: {tmp / 'k.key'}}}\nrecord: {{segment_seconds: 4}}")
+    svc = Service(cfg)
+    svc.start()
+    users = Users(svc.db)
+    passwords, tokens = {}, {}
+    for name, role, cams in (("ada", "admin", None), ("oscar", "operator", None), ("vera", "viewer", ["front"]),
+                             ("audrey", "auditor", None)):
+        user, passwords[name] = users.create(name, role, None, cams)
+        tokens[name] = users.create_token(user, "tests")
+    url = f"http://127.0.0.1:{svc.web_port}"
+    assert wait_for(lambda: len(svc.index.list("front")) >= 2, 40) is not None, "recordings to play"
+    yield Console(svc, url, passwords, tokens, cfg.data_dir)
+    svc.stop()
+
+
+def bearer(c: Console, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {c.tokens[who]}"}
+
+
+def routes(c: Console) -> list[tuple[str, str]]:
+    spec = httpx.get(f"{c.url}/api/openapi.json").json()
+    out = []
+    for path, ops in spec["paths"].items():
+        for method in ops:
+            filled = path.replace("{camera}", "front").replace("{segment_id}", "1").replace("{event_id}", "x") \
+                .replace("{person_id}", "x").replace("{template_id}", "1").replace("{name}", "vera")
+            out.append((method.upper(), filled))
+    return out
+
+
+def test_every_route_needs_authentication(console: Console) -> None:
+    open_routes = {("GET", "/api/health"), ("POST", "/api/auth/login")}
+    checked = 0
+    for method, path in routes(console):
+        if (method, path) in open_routes:
+            continue
+        r = httpx.request(method, console.url + path, timeout=10)
+        assert r.status_code == 401, (method, path, r.status_code)
+        checked += 1
+    assert checked >= 20
+    assert httpx.get(console.url + "/api/health").json() == {"status": "ok"}
+    # pages send the browser to the login page; static assets are public
+    r = httpx.get(console.url + "/events", headers={"Accept": "text/html"})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert httpx.get(console.url + "/static/app.js").status_code == 200
+
+
+@pytest.mark.parametrize(("who", "method", "path"), [
+    ("vera", "GET", "/api/people"),
+    ("vera", "POST", "/api/faces/search"),
+    ("vera", "GET", "/api/audit"),
+    ("vera", "GET", "/api/users"),
+    ("vera", "POST", "/api/cameras/front/export"),
+    ("vera", "GET", "/api/cameras/back/live.mjpeg"),
+    ("vera", "GET", "/api/cameras/back/timeline"),
+    ("audrey", "GET", "/api/cameras/front/live.mjpeg"),
+    ("audrey", "GET", "/api/events"),
+    ("oscar", "GET", "/api/audit"),
+    ("oscar", "POST", "/api/users"),
+    ("oscar", "GET", "/api/audit/verify"),
+])
+def test_wrong_role_or_camera_is_forbidden(console: Console, who: str, method: str, path: str) -> None:
+    r = httpx.request(method, console.url + path, headers=bearer(console, who), timeout=10)
+    assert r.status_code == 403, (r.status_code, r.text)
+
+
+def test_viewer_sees_only_assigned_cameras(console: Console) -> None:
+    cams = httpx.get(console.url + "/api/cameras", headers=bearer(console, "vera")).json()
+    assert [c["name"] for c in cams] == ["front"]
+    events = httpx.get(console.url + "/api/events?limit=500", headers=bearer(console, "vera")).json()["events"]
+    assert all(e["camera"] == "front" for e in events)
+    assert all(e["identity"] is None for e in events)
+
+
+def test_cookie_session_needs_csrf_token_for_changes(console: Console) -> None:
+    with httpx.Client(base_url=console.url) as http:
+        r = http.post("/api/auth/login", json={"username": "oscar", "password": console.passwords["oscar"]})
+        assert r.status_code == 200
+        csrf = r.json()["csrf"]
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert http.post("/api/auth/tokens", json={"name": "x"}).status_code == 403
+        assert http.post("/api/auth/tokens", json={"name": "x"}, headers={"X-CSRF-Token": "forged"}).status_code == 403
+        assert http.post("/api/auth/tokens", json={"name": "x"}, headers={"X-CSRF-Token": csrf}).status_code == 201
+
+
+def test_login_is_rate_limited(console: Console) -> None:
+    users = Users(console.svc.db)
+    users.create("mallory-target", "viewer", "correct horse battery")
+    codes = [httpx.post(console.url + "/api/auth/login", json={"username": "mallory-target", "password": "guess"}
+                        ).status_code for _ in range(6)]
+    assert codes[:5] == [401] * 5 and codes[5] == 429
+    # even the right password waits now
+    r = httpx.post(console.url + "/api/auth/login", json={"username": "mallory-target",
+                                                           "password": "correct horse battery"})
+    assert r.status_code == 429 and "Retry-After" in r.headers
+
+
+def test_footage_and_biometric_actions_are_audited(console: Console) -> None:
+    c = console
+    h = bearer(c, "oscar")
+    seg = c.svc.index.list("front")[0]
+    assert httpx.get(f"{c.url}/api/recordings/{seg.id}/video", headers=h).status_code == 200
+    r = httpx.post(f"{c.url}/api/cameras/front/export", headers=h, timeout=60, json={
+        "start": seg.start.isoformat(), "end": seg.end.isoformat(), "justification": "ticket 7781"})
+    assert r.status_code == 200 and r.content[4:8] == b"ftyp"
+    r = httpx.post(f"{c.url}/api/cameras/front/export", headers=h, json={
+        "start": seg.start.isoformat(), "end": seg.end.isoformat()})
+    assert r.status_code == 422, "an export needs a justification"
+    with (PHOTOS / "img1.jpg").open("rb") as f1, (PHOTOS / "img4.jpg").open("rb") as f2:
+        r = httpx.post(f"{c.url}/api/people", headers=h, timeout=60, data={"name": "Ada Example",
+                       "legal_basis": "staff access control"}, files=[("photos", f1), ("photos", f2)])
+    assert r.status_code == 201, r.text
+    person = r.json()["id"]
+    with (PHOTOS / "img2.jpg").open("rb") as f:
+        r = httpx.post(f"{c.url}/api/faces/search", headers=h, timeout=60,
+                       data={"justification": "who tailgated at gate 2"}, files={"photo": f})
+    assert r.status_code == 200 and r.json()["candidates"][0]["person_id"] == person
+    assert r.json()["candidates"][0]["match"]
+    with (PHOTOS / "img2.jpg").open("rb") as f:
+        r = httpx.post(f"{c.url}/api/faces/search", headers=h, files={"photo": f})
+    assert r.status_code == 422, "a face search needs a justification"
+    assert httpx.delete(f"{c.url}/api/people/{person}", headers=h).status_code == 204
+
+    records = AuditLog(c.svc.db).list(500, actor="oscar")
+    actions = {r.action for r in records}
+    assert {"footage.playback", "footage.export", "biometric.enrol", "biometric.search", "biometric.delete"} <= actions
+    export = next(r for r in records if r.action == "footage.export")
+    assert export.justification == "ticket 7781" and export.target == "front"
+    search = next(r for r in records if r.action == "biometric.search")
+    assert search.justification == "who tailgated at gate 2" and person in search.detail
+    assert AuditLog(c.svc.db).verify().ok
+    # nobody can change the trail through the API
+    spec = httpx.get(f"{c.url}/api/openapi.json").json()
+    assert set(spec["paths"]["/api/audit"]) == {"get"} and set(spec["paths"]["/api/audit/verify"]) == {"get"}
+
+
+def test_metrics_in_prometheus_format(console: Console) -> None:
+    assert httpx.get(console.url + "/metrics").status_code == 401
+    r = httpx.get(console.url + "/metrics", headers=bearer(console, "ada"))
+    assert r.status_code == 200
+    assert 'clearwatch_camera_fps{camera="front"}' in r.text
+    assert "# TYPE clearwatch_detector_seconds_total counter" in r.text
+    assert 'clearwatch_storage_bytes{camera="front"}' in r.text
+
+
+# audit tampering -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def trail(tmp_path: Path) -> tuple[AuditLog, Path]:
+    from clearwatch.governance import Actor
+    from clearwatch.storage import Database
+
+    db_file = tmp_path / "cw.db"
+    db = Database(f"sqlite:///{db_file}")
+    db.migrate()
+    log = AuditLog(db)
+    for i in range(10):
+        log.append(Actor("ada", "admin", "10.0.0.1"), "footage.live", f"cam{i % 3}", {"i": i})
+    log.close()
+    return log, db_file
+
+
+def _sql(db_file: Path, *statements: str) -> None:
+    con = sqlite3.connect(db_file)
+    for st in statements:
+        con.execute(st)
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize(("tamper", "expected"), [
+    (["UPDATE audit_log SET target = 'nothing to see' WHERE id = 4"], "record 4: content does not match"),
+    (["DELETE FROM audit_log WHERE id = 6"], "record 7: expected record 6 next (records deleted)"),
+    (["UPDATE audit_log SET id = -3 WHERE id = 3", "UPDATE audit_log SET id = 3 WHERE id = 5",
+      "UPDATE audit_log SET id = 5 WHERE id = -3"], "record 3: does not follow"),
+    (["DELETE FROM audit_log WHERE id > 7"], "records were cut off the end (truncated)"),
+])
+def test_tampering_is_detected_and_located(trail: tuple[AuditLog, Path], tamper: list[str], expected: str) -> None:
+    log, db_file = trail
+    assert log.verify().ok
+    _sql(db_file, *tamper)
+    v = log.verify()
+    assert not v.ok and any(expected in p for p in v.problems), v.problems
+    r = subprocess.run([sys.executable, "-m", "clearwatch", "audit", "verify", "--config", _cfg(db_file)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and expected.split(":")[0] in r.stdout
+
+
+def _cfg(db_file: Path) -> str:
+    cfg = db_file.with_suffix(".yaml")
+    cfg.write_text(f"data_dir: {db_file.parent}\ndatabase: {{url: 'sqlite:///{db_file}'}}\n")
+    return str(cfg)
+
+
+# the browser -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: make test installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def _frame_hash(page: object, selector: str) -> str:
+    return page.evaluate("""(sel) => { const img = document.querySelector(sel);
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data; let h = 0;
+        for (let i = 0; i < d.length; i += 97) h = (h * 31 + d[i]) | 0; return c.width + ':' + h; }""", selector)
+
+
+def _login(page: object, c: Console, who: str) -> None:
+    page.goto(c.url + "/")
+    page.wait_for_url("**/login")
+    page.fill("input[name=username]", who)
+    page.fill("input[name=password]", c.passwords[who])
+    page.click("button[type=submit]")
+    page.wait_for_url(c.url + "/")
+
+
+def test_browser_walkthrough(console: Console, browser: object, output_dir: Path) -> None:
+    c = console
+    shots = output_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    _login(page, c, "oscar")
+
+    # live grid: frames move
+    page.wait_for_function("() => { const i = document.querySelector('img.live'); return i && i.naturalWidth > 0 }")
+    first = _frame_hash(page, "img.live")
+    assert wait_for(lambda: _frame_hash(page, "img.live") != first, 10) is not None, "the live picture changes"
+    page.screenshot(path=str(shots / "live.png"))
+
+    # a camera's recording plays
+    page.click("figcaption a >> text=front")
+    page.wait_for_selector("#segments a")
+    page.click("#segments a >> nth=-1")
+    page.wait_for_function("() => document.querySelector('#player').currentTime > 1.0", timeout=20_000)
+    page.screenshot(path=str(shots / "camera.png"))
+
+    # events arrive without a reload
+    page.goto(c.url + "/events")
+    page.wait_for_selector("#event-rows tr", timeout=30_000)
+    page.wait_for_selector("#event-rows tr.fresh", timeout=60_000)
+    page.screenshot(path=str(shots / "events.png"))
+
+    # enrol by photo upload, then find them by face search
+    page.goto(c.url + "/people")
+    page.fill("#enrol-form input[name=name]", "Grace Browser")
+    page.fill("#enrol-form input[name=legal_basis]", "visitor consent form")
+    page.set_input_files("#enrol-form input[name=photos]", [str(PHOTOS / "img38.jpg"), str(PHOTOS / "img39.jpg")])
+    page.click("#enrol-form button")
+    page.wait_for_selector("#enrol-status >> text=enrolled Grace Browser", timeout=60_000)
+    page.wait_for_selector("#people-rows >> text=Grace Browser")
+    page.screenshot(path=str(shots / "people.png"))
+    page.goto(c.url + "/search")
+    page.set_input_files("#search-form input[name=photo]", str(PHOTOS / "img40.jpg"))
+    page.fill("#search-form input[name=justification]", "browser test: find the visitor")
+    page.click("#search-form button")
+    page.wait_for_selector("#search-results .match >> text=Grace Browser", timeout=60_000)
+    page.screenshot(path=str(shots / "search.png"))
+    for name in ("machines", "system"):
+        page.goto(f"{c.url}/{name}")
+        page.wait_for_selector("#table table, #table p", timeout=20_000)
+        page.screenshot(path=str(shots / f"{name}.png"))
+
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    page.goto(c.url + "/events")
+    page.wait_for_url("**/login")
+
+    # a viewer: no people page, no camera that is not theirs
+    _login(page, c, "vera")
+    assert page.goto(c.url + "/people").status == 403
+    assert page.goto(c.url + "/cameras/back").status == 403
+    assert page.goto(c.url + "/cameras/front").status == 200
+    page.goto(c.url + "/")
+    assert page.locator("img.live").count() == 1
+    page.click("#logout")
+    page.wait_for_url("**/login")
+
+    # the auditor reads the trail in the console
+    _login_auditor = c.passwords["audrey"]
+    page.fill("input[name=username]", "audrey")
+    page.fill("input[name=password]", _login_auditor)
+    page.click("button[type=submit]")
+    page.goto(c.url + "/audit")
+    page.wait_for_selector("#table >> text=biometric.search")
+    page.click("#verify")
+    page.wait_for_selector("#verify-result.match")
+    page.screenshot(path=str(shots / "audit.png"))
+    page.close()
+    actions = {r.action for r in AuditLog(c.svc.db).list(1000, actor="oscar")}
+    assert {"auth.login", "footage.live", "footage.playback", "biometric.enrol", "biometric.search",
+            "auth.logout"} <= actions
+    logged = json.dumps([r.detail for r in AuditLog(c.svc.db).list(1000, action="auth.login_failed")])
+    assert "oscar" not in logged
+
+
+def test_event_filters_accept_times_without_offset_as_utc(console: Console) -> None:
+    h = bearer(console, "ada")
+    r = httpx.get(console.url + "/api/events?start=2020-01-01T00:00:00&end=2100-01-01T00:00:00&limit=5", headers=h)
+    assert r.status_code == 200 and len(r.json()["events"]) <= 5
+    r = httpx.get(console.url + "/api/events?zone=nowhere", headers=h)
+    assert r.status_code == 200 and r.json()["events"] == []
+
+
+def test_first_admin_comes_from_the_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200"}
+    r = subprocess.run([sys.executable, "-m", "clearwatch", "users", "create", "root-admin", "--role", "admin",
+                        "--data", str(tmp_path), "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    created = json.loads(r.stdout)
+    assert created["role"] == "admin" and len(created["password"]) >= 16
+    from clearwatch.storage import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'clearwatch.db'}")
+    assert Users(db).check_password("root-admin", created["password"]) is not None
+    assert [x.action for x in AuditLog(db).list(10)] == ["user.create"]
+    again = subprocess.run([sys.executable, "-m", "clearwatch", "users", "create", "root-admin", "--data",
+                            str(tmp_path)], capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_login_limiter_counts_names_and_addresses_separately() -> None:
+    from clearwatch.api.security import LoginLimiter
+
+    lim = LoginLimiter(per_user=3, per_address=5, window=60)
+    for _ in range(3):
+        lim.failed("10.0.0.1", "ann")
+    assert lim.blocked("10.0.0.1", "ann") > 0 and lim.blocked("10.0.0.2", "ann") > 0  # the name is locked
+    assert lim.blocked("10.0.0.1", "bob") == 0  # the address is not, yet
+    for name in ("c1", "c2"):
+        lim.failed("10.0.0.1", name)
+    assert lim.blocked("10.0.0.1", "bob") > 0 and lim.blocked("10.0.0.9", "bob") == 0
+
+
+def test_schemathesis_finds_no_server_errors(console: Console, output_dir: Path) -> None:
+    # its own admin, and last in this module: the fuzzer changes and deletes whatever it can reach
+    user, _ = Users(console.svc.db).create("fuzzer", "admin")
+    token = Users(console.svc.db).create_token(user, "schemathesis")
+    report = output_dir / "schemathesis"
+    r = subprocess.run(
+        [str(Path(sys.executable).with_name("schemathesis")), "run", f"{console.url}/api/openapi.json",
+         "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
+         "--max-examples", os.environ.get("CW_SCHEMATHESIS_EXAMPLES", "12"), "--request-timeout", "20",
+         "--exclude-path-regex", "live|stream|logout",
+         "--report", "junit", "--report-dir", str(report)],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
