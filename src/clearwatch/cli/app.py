@@ -25,6 +25,7 @@ from clearwatch.cli.common import (
     setup_logging,
 )
 from clearwatch.cli.events_cmds import events_app, machines_app
+from clearwatch.cli.fingers import fingers_app
 from clearwatch.cli.people import faces_app, keys_app, people_app
 from clearwatch.config import load_config
 from clearwatch.config.units import format_size
@@ -54,6 +55,7 @@ app.add_typer(faces_app, name="faces")
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(fingers_app, name="fingers")
 
 
 # run ---------------------------------------------------------------------------------------------

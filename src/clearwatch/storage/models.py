@@ -256,3 +256,18 @@ class AuditRecord(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_actor_id", "actor", "id"), Index("ix_audit_action_id", "action", "id"))
+
+
+class FingerTemplate(Base):
+    """One enrolled finger: its minutiae template (and optionally the image), encrypted like face templates."""
+
+    __tablename__ = "finger_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(32), ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    finger: Mapped[int] = mapped_column(Integer)  # ISO finger position 1-10
+    template: Mapped[bytes] = mapped_column(LargeBinary)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    minutiae: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

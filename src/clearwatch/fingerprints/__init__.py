@@ -1,0 +1,10 @@
+"""Fingerprints: image input (TIFF, PNG, BMP, JPEG, WSQ), minutiae extraction, matching, and templates
+(native and ISO/IEC 19794-2:2005)."""
+
+from clearwatch.fingerprints.extractor import extract
+from clearwatch.fingerprints.images import FingerprintImageError, load_fingerprint
+from clearwatch.fingerprints.matcher import Prepared, compare, prepare, score
+from clearwatch.fingerprints.template import Template, TemplateError
+
+__all__ = ["FingerprintImageError", "Prepared", "Template", "TemplateError", "compare", "extract",
+           "load_fingerprint", "prepare", "score"]

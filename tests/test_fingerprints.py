@@ -1,0 +1,223 @@
+"""Fingerprints: FVC2002 accuracy guarded against regression, ISO 19794-2 exchange, bad input, the registry."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from clearwatch.fingerprints import (
+    FingerprintImageError,
+    Template,
+    TemplateError,
+    extract,
+    load_fingerprint,
+    prepare,
+    score,
+)
+from clearwatch.identity import Cipher, Photo, Registry
+from clearwatch.identity.fingers import FingerError, FingerRegistry
+from clearwatch.storage import Database
+from clearwatch.storage.models import FingerTemplate
+from tests.conftest import SHARED
+
+FVC = SHARED / "data/fingerprints/fvc2002"
+BASELINE = json.loads((Path(__file__).parent / "data/fingerprint_baseline.json").read_text())
+DPI = {"DB1_B": 500.0, "DB2_B": 569.0, "DB3_B": 500.0, "DB4_B": 500.0}
+pytestmark = pytest.mark.skipif(not FVC.is_dir(), reason=f"FVC2002 images missing: {FVC}")
+
+
+def _eer(gen: np.ndarray, imp: np.ndarray) -> float:
+    ts = np.unique(np.concatenate([gen, imp]))
+    frr = np.array([(gen < t).mean() for t in ts])
+    far = np.array([(imp >= t).mean() for t in ts])
+    k = int(np.argmin(np.abs(frr - far)))
+    return float((frr[k] + far[k]) / 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db", list(DPI))
+def test_fvc_accuracy_does_not_regress(db: str) -> None:
+    T = {(f, i): prepare(extract(load_fingerprint(FVC / db / f"{f}_{i}.tif")[0], DPI[db]))  # type: ignore[arg-type]
+         for f in range(101, 111) for i in range(1, 9)}
+    gen = np.array([score(T[(f, i)], T[(f, j)]) for f in range(101, 111)
+                    for i, j in itertools.combinations(range(1, 9), 2)])
+    imp = np.array([score(T[(f, i)], T[(g, j)]) for f, g in itertools.combinations(range(101, 111), 2)
+                    for i in (1, 5) for j in (1, 5)])
+    eer = _eer(gen, imp)
+    assert eer <= BASELINE[db]["eer_all"] + 0.03, (eer, BASELINE[db])
+    # genuine pairs outscore the typical impostor pair for the large majority
+    assert (gen > np.median(imp)).mean() >= 0.85
+
+
+def _iso(db: str, f: int, i: int) -> Template:
+    return Template.from_iso((FVC / db / f"{f}_{i}.iso").read_bytes())
+
+
+def test_third_party_iso_templates_import_and_match() -> None:
+    n = 0
+    for path in sorted(FVC.glob("DB*_B/*.iso")):
+        Template.from_iso(path.read_bytes())
+        n += 1
+    assert n == 320
+    T = {(f, i): prepare(_iso("DB1_B", f, i)) for f in range(101, 111) for i in range(1, 9)}
+    gen = np.array([score(T[(f, 1)], T[(f, j)]) for f in range(101, 111) for j in range(2, 9)])
+    imp = np.array([score(T[(f, 1)], T[(g, 1)]) for f, g in itertools.permutations(range(101, 111), 2)])
+    auc = float((gen[:, None] > imp[None, :]).mean())
+    assert auc >= 0.97, auc
+
+
+def test_our_iso_export_reimports_and_matches_itself(tmp_path: Path) -> None:
+    img, dpi = load_fingerprint(FVC / "DB1_B/102_3.tif")
+    t = extract(img, dpi)
+    assert isinstance(t, Template) and len(t) >= 15
+    back = Template.from_iso(t.to_iso(finger=2))
+    assert len(back) == len(t)
+    order = np.lexsort((t.y, t.x)), np.lexsort((back.y, back.x))
+    assert np.abs(t.x[order[0]] - back.x[order[1]]).max() <= 0.5
+    same = score(prepare(t), prepare(back))
+    other = score(prepare(t), prepare(extract(*load_fingerprint(FVC / "DB1_B/105_3.tif"))))  # type: ignore[arg-type]
+    assert same > 0.5 and same > 3 * other
+    native = Template.from_bytes(t.to_bytes())
+    assert np.allclose(native.angle, t.angle, atol=1e-3) and np.allclose(native.x, t.x, atol=0.25)
+
+
+def _wsq(grey: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, "WSQ")
+    return buf.getvalue()
+
+
+def test_wsq_round_trip_keeps_the_minutiae() -> None:
+    grey, _ = load_fingerprint(FVC / "DB1_B/103_1.tif")
+    back, dpi = load_fingerprint(_wsq(grey), "103_1.wsq")
+    assert back.shape == grey.shape and dpi == 500.0
+    assert np.abs(back.astype(int) - grey.astype(int)).mean() < 8  # lossy, but close
+    a, b = prepare(extract(grey)), prepare(extract(back))  # type: ignore[arg-type]
+    assert score(a, b) > 0.5
+
+
+def _liar_wsq() -> bytes:
+    grey, _ = load_fingerprint(FVC / "DB1_B/101_1.tif")
+    data = bytearray(_wsq(grey))
+    sof = data.find(b"\xff\xa2")
+    data[sof + 6:sof + 10] = struct.pack(">HH", 20000, 20000)  # the frame header claims 20000 x 20000
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (cv2.imencode(".png", np.full((300, 300), 200, np.uint8))[1].tobytes(), "blank"),
+    (cv2.imencode(".png", np.full((20, 20), 100, np.uint8))[1].tobytes(), "not a plausible fingerprint image"),
+    (b"GIF89a this is no fingerprint" * 10, "not an image"),
+    ((FVC / "DB1_B/101_2.tif").read_bytes()[:4000], "truncated or damaged"),
+    (_liar_wsq(), "too large"),
+])
+def test_bad_images_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(FingerprintImageError, match=message):
+        load_fingerprint(data, "probe")
+
+
+def test_bad_templates_are_refused() -> None:
+    good = _iso("DB1_B", 101, 1).to_iso()
+    with pytest.raises(TemplateError, match="says it is"):
+        Template.from_iso(good[:-7])
+    bad = bytearray(good)
+    bad[28:30] = struct.pack(">H", (1 << 14) | 5000)  # first minutia: x = 5000 in a 300 px wide image
+    with pytest.raises(TemplateError, match="outside the 300x400 image"):
+        Template.from_iso(bytes(bad))
+    with pytest.raises(TemplateError, match="not a fingerprint template"):
+        Template.from_bytes(b"PK\x03\x04 a zip file")
+    native = Template.empty(300, 300).to_bytes()
+    with pytest.raises(TemplateError, match="does not match"):
+        Template.from_bytes(native + b"\x00" * 8)
+
+
+@pytest.fixture
+def registries(tmp_path: Path) -> tuple[Registry, FingerRegistry, Path]:
+    db_file = tmp_path / "cw.db"
+    db = Database(f"sqlite:///{db_file}")
+    db.migrate()
+    cipher = Cipher(os.urandom(32))
+    faces = Registry(db, cipher)
+    faces.start()
+    fingers = FingerRegistry(db, cipher)
+    fingers.start()
+    return faces, fingers, db_file
+
+
+def _count(db: Database) -> int:
+    with db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(FingerTemplate)) or 0)
+
+
+def test_registry_enrol_verify_identify_and_erase(registries: tuple[Registry, FingerRegistry, Path]) -> None:
+    faces, fingers, db_file = registries
+    photos = SHARED / "data/faces/photos"
+    people = {}
+    for n, f in enumerate(range(101, 106)):
+        person = faces.enrol(f"P{f}", [Photo("img1.jpg" if n == 0 else f"img{n + 2}.jpg",
+                                             (photos / ("img1.jpg" if n == 0 else f"img{n + 2}.jpg")).read_bytes())],
+                             legal_basis="access control", enrolled_by="op")
+        people[f] = person.id
+        fingers.enrol(person.id, 2, _iso("DB1_B", f, 1), f"{f}_1.iso")
+    probe = _iso("DB1_B", 103, 4)
+    assert fingers.verify(people[103], probe) > fingers.verify(people[104], probe)
+    assert fingers.identify(probe, k=3)[0].person_id == people[103]
+    # the same data after a restart, from the encrypted rows
+    again = FingerRegistry(faces.db, faces.cipher)
+    again.start()
+    assert again.identify(probe, k=1)[0].person_id == people[103]
+    raw = db_file.read_bytes() + (db_file.with_name(db_file.name + "-wal").read_bytes()
+                                  if db_file.with_name(db_file.name + "-wal").exists() else b"")
+    assert _iso("DB1_B", 103, 1).to_bytes()[15:47] not in raw, "templates are encrypted at rest"
+    # bad enrolments store nothing
+    before = _count(faces.db)
+    with pytest.raises(FingerError, match="not 1-10"):
+        fingers.enrol(people[101], 11, probe, "x")
+    with pytest.raises(FingerError, match="too few"):
+        fingers.enrol(people[101], 3, extract(np.random.default_rng(0).integers(0, 255, (300, 300))
+                                              .astype(np.uint8)), "noise.png")  # type: ignore[arg-type]
+    with pytest.raises(FingerError, match="no enrolled person"):
+        fingers.enrol("nobody", 1, probe, "x")
+    assert _count(faces.db) == before
+    # erasing the person erases their fingerprints
+    faces.delete(people[103])
+    fingers.forget_person(people[103])
+    assert _count(faces.db) == before - 1
+    assert all(c.person_id != people[103] for c in fingers.identify(probe, k=5))
+
+
+def test_cli_compare_extract_show(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200"}
+    probe = FVC / "DB1_B/104_1.tif"
+    gallery = [FVC / "DB1_B/104_2.tif", FVC / "DB1_B/106_2.tif", FVC / "DB1_B/104_3.iso"]
+    r = subprocess.run([sys.executable, "-m", "clearwatch", "fingers", "compare", str(probe), *map(str, gallery),
+                        "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [o["gallery"] for o in out] == [str(g) for g in gallery]
+    assert out[0]["score"] > out[1]["score"]
+    iso = tmp_path / "104_1.iso"
+    r = subprocess.run([sys.executable, "-m", "clearwatch", "fingers", "extract", str(probe), "--iso", str(iso)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and len(Template.from_iso(iso.read_bytes())) >= 10
+    png = tmp_path / "show.png"
+    r = subprocess.run([sys.executable, "-m", "clearwatch", "fingers", "show", str(probe), str(png)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and cv2.imread(str(png)) is not None
+    bad = tmp_path / "bad.iso"
+    bad.write_bytes(b"FMR\x00 20\x00" + b"\x00" * 10)
+    r = subprocess.run([sys.executable, "-m", "clearwatch", "fingers", "compare", str(probe), str(bad), "--json"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and "truncated" in json.loads(r.stdout)[0]["error"]
