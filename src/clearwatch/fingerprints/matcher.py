@@ -23,6 +23,8 @@ DIST_TOL = 12.0  # px at 500 dpi
 ANGLE_TOL = np.deg2rad(20)
 EDGE_ANGLE_TOL = np.deg2rad(15)
 EDGE_LEN_TOL = (3.0, 0.10)  # absolute px + share of the length
+MIN_OVERLAP = 12  # minutiae: small overlaps are not allowed to look like perfect matches
+SUPPORT = 16  # paired minutiae below this count are discounted: a few chance pairs are common
 
 
 @dataclass
@@ -99,7 +101,7 @@ def score(p: Prepared, c: Prepared) -> float:
         ov_p = int(((moved >= lo) & (moved <= hi)).all(1).sum())
         lo2, hi2 = moved.min(0) - DIST_TOL, moved.max(0) + DIST_TOL
         ov_c = int(((c.xy >= lo2) & (c.xy <= hi2)).all(1).sum())
-        s = paired * paired / max(ov_p, 8) / max(ov_c, 8) * min(paired, 12) / 12
+        s = paired * paired / max(ov_p, MIN_OVERLAP) / max(ov_c, MIN_OVERLAP) * min(paired, SUPPORT) / SUPPORT
         best = max(best, s)
     return float(best)
 
