@@ -18,7 +18,7 @@ from clearwatch.fingerprints.template import BIFURCATION, ENDING, Template
 DPI = 500.0
 ANGLES = 16  # Gabor orientations
 TRACE = 10  # px followed along the skeleton to measure a minutia's direction
-GABOR_SIGMA = 0.45  # of the ridge period: wider bridges ridge breaks, narrower keeps noise
+GABOR_SIGMA = 0.4  # of the ridge period: wider bridges ridge breaks, narrower keeps noise
 CLOSE_PAIR = 0.4  # of the ridge period: two minutiae closer than this are both false
 BORDER = 9  # px: minutiae this close to the edge of the print are ridges running out of it
 ORIENT_SIGMA = 6.0
