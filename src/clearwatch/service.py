@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from clearwatch.analytics import CameraAnalytics, CameraSettings, Detector, FrameDecoder, ModelError, create_detector
+from clearwatch.analytics import CameraAnalytics, Detector, FrameDecoder, ModelError, camera_settings, create_detector
 from clearwatch.api import AppContext, WebServer, create_app
 from clearwatch.config import Config
 from clearwatch.config.analytics import ObjectsConfig
@@ -96,8 +96,8 @@ class Service:
             unit = self.units[name] = CameraUnit(camera, recorder)
             detect = self.config.detect_for(name)
             if detect.enabled or settings.mode in ("motion", "events"):
-                unit.analytics = CameraAnalytics(name, self.camera_settings(name), self._detector(name), self.events,
-                                                 self._face_recognizer(name))
+                unit.analytics = CameraAnalytics(name, camera_settings(self.config, name), self._detector(name),
+                                                 self.events, self._face_recognizer(name))
                 unit.decoder = FrameDecoder(name, self._consumer(name, unit.analytics), fps=detect.fps,
                                             width=detect.width)
                 if cam_cfg.detect_url:
@@ -126,15 +126,6 @@ class Service:
         self.started = True
         log.info("clearwatch running: %d camera(s), recordings in %s, database %s",
                  len(self.units), self.root, self.db.safe_url)
-
-    def camera_settings(self, name: str) -> CameraSettings:
-        cam = self.config.cameras[name]
-        record = self.config.record_for(name)
-        return CameraSettings(
-            motion=self.config.motion_for(name), objects=self.config.objects_for(name), events=self.config.events,
-            zones=cam.zones, lines=cam.lines, machines=cam.machines, counters=cam.counters,
-            fps=self.config.detect_for(name).fps, pre_roll=record.pre_roll, post_roll=record.post_roll,
-        )
 
     def _detector(self, camera: str) -> Detector | None:
         """One detector per distinct model setting, shared by cameras (onnxruntime sessions are thread-safe)."""

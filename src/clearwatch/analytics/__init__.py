@@ -8,7 +8,7 @@ from clearwatch.analytics.detectors import Detector, ModelError, create_detector
 from clearwatch.analytics.frames import Frame, FrameDecoder, VideoFileError, iter_file_frames
 from clearwatch.analytics.machinery import HourStats
 from clearwatch.analytics.motion import Motion, MotionDetector
-from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, CameraSettings, StageTimes
+from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, CameraSettings, StageTimes, camera_settings
 
 __all__ = [
     "AnalyticsSink",
@@ -23,6 +23,7 @@ __all__ = [
     "MotionDetector",
     "StageTimes",
     "VideoFileError",
+    "camera_settings",
     "create_detector",
     "iter_file_frames",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +125,6 @@ class FrameDecoder(threading.Thread):
         self._resync = False
         self.dropped = 0
         self.frames = 0
-        self.busy_seconds = 0.0  # time spent in the consumer, for metrics
 
     # PacketSink (camera thread) --------------------------------------------------------------------
 
@@ -194,10 +192,8 @@ class FrameDecoder(threading.Thread):
                 if size is None:
                     size = detect_size(frame.width, frame.height, self.width)
                 image = frame.to_ndarray(format="bgr24", width=size[0], height=size[1])
-                started = time.monotonic()
                 try:
                     self.consumer(Frame(self.camera, sp.wall, self.frames, image))
                 except Exception:
                     log.exception("%s: analytics failed on a frame; continuing", self.camera)
-                self.busy_seconds += time.monotonic() - started
                 self.frames += 1

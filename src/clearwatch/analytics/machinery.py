@@ -133,6 +133,6 @@ class MachineMonitor:
             self._add(self.state, self.accounted, t)
             self.accounted = t
 
-    def snapshot(self, now: float) -> dict[str, object]:
+    def snapshot(self) -> dict[str, object]:
         return {"state": self.state or "unknown", "since": self.since, "activity": round(self.activity, 4),
                 "uptime": round(self.totals["running"], 2), "starts": self.starts, "stops": self.stops}

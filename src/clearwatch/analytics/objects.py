@@ -17,6 +17,13 @@ FULL_FRAME_SHARE = 0.55
 TRACKER_FLOOR = 0.2
 
 
+def label_filter(cfg: ObjectsConfig, label: str, key: str, default: float) -> float:
+    """A per-label filter value (``filters: {car: {min_score: …}}``), else ``default``."""
+    f = cfg.filters.get(label)
+    value = getattr(f, key) if f is not None else None
+    return default if value is None else value
+
+
 def merge_regions(boxes: np.ndarray) -> np.ndarray:
     """Union overlapping boxes until none overlap (few boxes: the quadratic loop is cheap)."""
     regions = [b.copy() for b in boxes]
@@ -59,18 +66,13 @@ class ObjectFinder:
         self.width, self.height = frame_size
         self.scale = min(1.0, detector.input_size / max(frame_size))
         self.wanted = np.array([label in cfg.track for label in detector.labels])
-        self.min_score = np.array([self._filter(label, "min_score", cfg.min_score) for label in detector.labels])
+        self.min_score = np.array([label_filter(cfg, label, "min_score", cfg.min_score) for label in detector.labels])
         area = float(self.width * self.height)
-        self.min_area = np.array([self._filter(label, "min_area", 0.0) * area for label in detector.labels])
-        self.max_area = np.array([self._filter(label, "max_area", 1.0) * area for label in detector.labels])
+        self.min_area = np.array([label_filter(cfg, label, "min_area", 0.0) * area for label in detector.labels])
+        self.max_area = np.array([label_filter(cfg, label, "max_area", 1.0) * area for label in detector.labels])
         self.mask = mask  # frame-size uint8, 1 where objects are ignored
         self._last_full: float | None = None
         self.stats = DetectionStats()
-
-    def _filter(self, label: str, key: str, default: float) -> float:
-        f = self.cfg.filters.get(label)
-        value = getattr(f, key) if f is not None else None
-        return default if value is None else value
 
     def find(self, image: np.ndarray, t: float, motion: Motion | None, track_boxes: np.ndarray) -> Detections:
         """Detections in frame pixels, already filtered by label, score, area and mask."""

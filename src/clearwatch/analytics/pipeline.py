@@ -14,9 +14,10 @@ from clearwatch.analytics.detectors import Detector
 from clearwatch.analytics.frames import Frame
 from clearwatch.analytics.machinery import HourStats, MachineMonitor, StatsBook, Transition
 from clearwatch.analytics.motion import Motion, MotionDetector, polygon_mask
-from clearwatch.analytics.objects import ObjectFinder
+from clearwatch.analytics.objects import ObjectFinder, label_filter
 from clearwatch.analytics.tracking import ObjectTracker, Track, render_snapshot
 from clearwatch.analytics.zones import Crossing, LoiterChange, ZoneWatcher
+from clearwatch.config import Config
 from clearwatch.config.analytics import (
     CounterConfig,
     EventsConfig,
@@ -68,6 +69,17 @@ class StageTimes:
     track: float = 0.0
     rules: float = 0.0
     frames: int = 0
+
+
+def camera_settings(config: Config, camera: str, fps: float | None = None) -> CameraSettings:
+    """A configured camera's analytics settings: its own sections over the global ones."""
+    cam = config.cameras[camera]
+    record = config.record_for(camera)
+    return CameraSettings(
+        motion=config.motion_for(camera), objects=config.objects_for(camera), events=config.events,
+        zones=cam.zones, lines=cam.lines, machines=cam.machines, counters=cam.counters,
+        fps=fps or config.detect_for(camera).fps, pre_roll=record.pre_roll, post_roll=record.post_roll,
+    )
 
 
 def snapshot_name(event: Event) -> str:
@@ -148,7 +160,7 @@ class CameraAnalytics:
         self._loitering(loiter, frame.size)
         for monitor in self.machines.values():
             for tr in monitor.update(motion, t):
-                self._machine_event(tr, monitor.snapshot(t))
+                self._machine_event(tr, monitor.snapshot())
         self._count(seen, motion, t)
         if any(tr.id in self.events for tr in seen) or self._loiter_events:
             self.sink.on_active(self.camera, t)
@@ -222,7 +234,7 @@ class CameraAnalytics:
             ev = self.events.get(tr.id)
             if ev is None:
                 if tr.hits < self.s.objects.min_frames or not tr.moved \
-                        or tr.max_score < self.finder_min_score(label):
+                        or tr.max_score < label_filter(self.s.objects, label, "min_score", self.s.objects.min_score):
                     continue
                 ev = Event(self.camera, "object", label, tr.first, track_id=tr.id,
                            clip_start=tr.first - self.s.pre_roll)
@@ -250,10 +262,6 @@ class CameraAnalytics:
             ev.end = tr.last
             snap = self._snapshot(ev, tr) if published is None or tr.best_quality > published[4] else None
             self._emit("end", ev, snap, self._pending_files.pop(tr.id, None))
-
-    def finder_min_score(self, label: str) -> float:
-        f = self.s.objects.filters.get(label)
-        return f.min_score if f is not None and f.min_score is not None else self.s.objects.min_score
 
     def _fill(self, ev: Event, tr: Track, w: int, h: int) -> None:
         ev.label = tr.label

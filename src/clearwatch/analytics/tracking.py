@@ -30,7 +30,6 @@ class Track:
     best_quality: float = -1.0
     best_image: np.ndarray | None = None
     best_box: np.ndarray | None = None
-    best_time: float = 0.0
     path: list[tuple[float, float, float]] = field(default_factory=list)
     origin: np.ndarray | None = None
     pending_crossings: list[dict[str, object]] = field(default_factory=list)  # before its event starts
@@ -99,7 +98,7 @@ class ObjectTracker:
                 tr.path.append((t, round(float(c[0]) / w, 4), round(float(c[1]) / h, 4)))
             quality = _quality(box, float(score), w, h)
             if quality > tr.best_quality:
-                tr.best_quality, tr.best_image, tr.best_box, tr.best_time = quality, frame.image, tr.box, t
+                tr.best_quality, tr.best_image, tr.best_box = quality, frame.image, tr.box
             seen.append(tr)
         ended = [tr for tr in self.tracks.values() if t - tr.last > self.lost_after]
         for tr in ended:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 import cv2
@@ -47,7 +46,3 @@ class LiveHub:
         data = buf.tobytes()
         self._jpeg[camera] = (frame.seq, data)
         return frame.seq, frame.time, data
-
-    def age(self, camera: str) -> float | None:
-        frame = self.latest(camera)
-        return None if frame is None else time.time() - frame.time

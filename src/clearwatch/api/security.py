@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from clearwatch.api.context import AppContext
 from clearwatch.governance import Actor, Perm, can, may_see_camera
@@ -179,8 +179,3 @@ class SeenRecently:
                 return False
             self._seen[key] = now
             return True
-
-
-def select_user(c: AppContext, name: str) -> User | None:
-    with c.db.session() as s:
-        return s.scalar(select(User).where(User.name == name))

@@ -12,35 +12,29 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from clearwatch.analytics import create_detector
+from clearwatch.analytics import camera_settings, create_detector
 from clearwatch.analytics.offline import CollectingSink, analyze_file
 from clearwatch.analytics.pipeline import CameraSettings
 from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, err_console, resolve_config
 from clearwatch.config import Config
+from clearwatch.config.models import RECORD_DEFAULTS
 from clearwatch.errors import ClearwatchError
 from clearwatch.events.model import Event
 
 
 def settings_for(config: Config, camera: str | None, fps: float | None) -> tuple[str, CameraSettings, int]:
     """A configured camera's analytics settings (its zones, lines, machines), or the global defaults."""
-    record = config.record
     if camera is not None:
         if camera not in config.cameras:
             known = ", ".join(config.cameras) or "none"
             raise ClearwatchError(f"camera {camera!r} is not in the config (cameras: {known})")
-        cam = config.cameras[camera]
-        detect, objects, motion = config.detect_for(camera), config.objects_for(camera), config.motion_for(camera)
-        zones, lines, machines, counters = cam.zones, cam.lines, cam.machines, cam.counters
-        resolved = config.record_for(camera)
-        pre, post = resolved.pre_roll, resolved.post_roll
-    else:
-        detect, objects, motion = config.detect, config.objects, config.motion
-        zones, lines, machines, counters = {}, {}, {}, {}
-        pre, post = record.pre_roll or 5.0, record.post_roll or 10.0
-    settings = CameraSettings(motion=motion, objects=objects, events=config.events, zones=zones, lines=lines,
-                              machines=machines, counters=counters, fps=fps or detect.fps, pre_roll=pre,
-                              post_roll=post)
-    return camera or "file", settings, detect.width
+        return camera, camera_settings(config, camera, fps), config.detect_for(camera).width
+    record = config.record
+    pre = record.pre_roll if record.pre_roll is not None else RECORD_DEFAULTS.pre_roll
+    post = record.post_roll if record.post_roll is not None else RECORD_DEFAULTS.post_roll
+    settings = CameraSettings(motion=config.motion, objects=config.objects, events=config.events,
+                              fps=fps or config.detect.fps, pre_roll=pre or 0.0, post_roll=post or 0.0)
+    return "file", settings, config.detect.width
 
 
 def event_line(ev: Event) -> dict[str, Any]:

@@ -58,9 +58,6 @@ class Actor:
     address: str | None = None
 
 
-SYSTEM = Actor("system", "system")
-
-
 @dataclass
 class _Pending:
     actor: Actor

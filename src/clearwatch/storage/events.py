@@ -78,21 +78,9 @@ class EventStore:
     def list(self, camera: str | None = None, label: str | None = None, kind: str | None = None,
              start: datetime | None = None, end: datetime | None = None, limit: int = 100,
              identity: str | None = None) -> list[EventRecord]:
-        q = select(EventRecord)
-        if identity:
-            q = q.where(EventRecord.identity == identity)
-        if camera:
-            q = q.where(EventRecord.camera == camera)
-        if label:
-            q = q.where(EventRecord.label == label)
-        if kind:
-            q = q.where(EventRecord.kind == kind)
-        if start:
-            q = q.where(EventRecord.start >= start)
-        if end:
-            q = q.where(EventRecord.start < end)
-        with self.db.session() as s:
-            return list(s.scalars(q.order_by(EventRecord.start.desc()).limit(limit)))
+        """Newest first; one camera or all."""
+        return self.query(cameras=[camera] if camera else None, label=label, kind=kind, identity=identity,
+                          start=start, end=end, limit=limit)
 
     def query(self, *, cameras: list[str] | None = None, label: str | None = None, kind: str | None = None,
               zone: str | None = None, identity: str | None = None, start: datetime | None = None,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from clearwatch.api.security import Principal, ctx, require
 from clearwatch.governance import AccessError, Perm, Role
 from clearwatch.storage import OutboxStore, StatsStore
+from clearwatch.storage.events import STAT_FIELDS
 
 router = APIRouter(prefix="/api", tags=["admin"])
 metrics_router = APIRouter(tags=["system"])
@@ -164,17 +165,13 @@ def machines(request: Request, p: Principal = Depends(require(Perm.MACHINES))) -
     for row in StatsStore(c.db).hours(start=since):
         if not p.sees(row.camera):
             continue
-        t = totals.setdefault((row.kind, row.camera, row.name), dict.fromkeys(
-            ("running_s", "idle_s", "stopped_s", "starts", "stops", "count_in", "count_out"), 0.0))
+        t = totals.setdefault((row.kind, row.camera, row.name), dict.fromkeys(STAT_FIELDS, 0.0))
         for k in t:
             t[k] += getattr(row, k)
-    for cam in p.cameras(c.cameras):
-        for name in c.config.cameras[cam].machines:
-            totals.setdefault(("machine", cam, name), dict.fromkeys(
-                ("running_s", "idle_s", "stopped_s", "starts", "stops", "count_in", "count_out"), 0.0))
-        for name in c.config.cameras[cam].counters:
-            totals.setdefault(("counter", cam, name), dict.fromkeys(
-                ("running_s", "idle_s", "stopped_s", "starts", "stops", "count_in", "count_out"), 0.0))
+    for cam in p.cameras(c.cameras):  # configured ones show even before their first statistics
+        for kind, names in (("machine", c.config.cameras[cam].machines), ("counter", c.config.cameras[cam].counters)):
+            for name in names:
+                totals.setdefault((kind, cam, name), dict.fromkeys(STAT_FIELDS, 0.0))
     out_m, out_c = [], []
     for (kind, cam, name), t in sorted(totals.items()):
         if kind == "machine":

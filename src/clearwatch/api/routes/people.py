@@ -12,6 +12,7 @@ from clearwatch.api.security import Principal, ctx, require
 from clearwatch.faces import ImageError, load_image
 from clearwatch.governance import Perm
 from clearwatch.identity import EnrolmentError, NotFound, Photo, Registry, main_face
+from clearwatch.storage.models import Person
 
 router = APIRouter(prefix="/api", tags=["people"])
 MAX_UPLOAD = 20_000_000
@@ -88,16 +89,20 @@ async def enrol(request: Request, name: str = Form(..., min_length=1, max_length
     return person_out(person, len(items))
 
 
+def found(reg: Registry, person_id: str) -> Person:
+    try:
+        return reg.get(person_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
 @router.get("/people/{person_id}", response_model=PersonDetail)
 def person(person_id: str, request: Request, p: Principal = Depends(require(Perm.PEOPLE))) -> PersonDetail:
     reg = registry(request)
-    try:
-        found = reg.get(person_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    templates = reg.templates(found.id)
-    ctx(request).audit.append(p.actor, "biometric.view", found.id)
-    return PersonDetail(**person_out(found, len(templates)).model_dump(), face_templates=[
+    person = found(reg, person_id)
+    templates = reg.templates(person.id)
+    ctx(request).audit.append(p.actor, "biometric.view", person.id)
+    return PersonDetail(**person_out(person, len(templates)).model_dump(), face_templates=[
         TemplateOut(id=t.id, quality=t.quality, source=t.source, created_at=t.created_at) for t in templates])
 
 
@@ -117,12 +122,9 @@ def face_crop(person_id: str, request: Request, template_id: int = Path(..., ge=
 def delete_person(person_id: str, request: Request, p: Principal = Depends(require(Perm.PEOPLE))) -> Response:
     """Erase a person: record, templates and crops; the live index forgets them at once."""
     reg = registry(request)
-    try:
-        found = reg.get(person_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    reg.delete(found.id)
-    ctx(request).audit.append(p.actor, "biometric.delete", found.id, {"name": found.name})
+    person = found(reg, person_id)
+    reg.delete(person.id)
+    ctx(request).audit.append(p.actor, "biometric.delete", person.id, {"name": person.name})
     return Response(status_code=204)
 
 
