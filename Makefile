@@ -35,6 +35,7 @@ bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/pipeline.py
 	$(VENV)/bin/python benchmarks/faces.py
 	$(VENV)/bin/python benchmarks/api.py
+	$(VENV)/bin/python benchmarks/fingerprints.py
 
 clean:
 	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

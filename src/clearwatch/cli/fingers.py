@@ -15,7 +15,7 @@ from clearwatch.fingerprints import Template, TemplateError, extract, load_finge
 from clearwatch.fingerprints.extractor import Extraction
 from clearwatch.governance import AuditLog
 from clearwatch.identity import Cipher, load_key
-from clearwatch.identity.fingers import FINGERS, FingerRegistry
+from clearwatch.identity.fingers import FINGERS, FingerRegistry, estimated_fmr
 
 fingers_app = typer.Typer(no_args_is_help=True, help="Fingerprints: templates, matching, the registry.")
 DpiOption = typer.Option(None, "--dpi", min=250, max=1500, help="Image resolution (default: the file's, or 500).")
@@ -122,9 +122,11 @@ def fingers_verify(person: str, source: Path, finger: int | None = typer.Option(
     s = reg.verify(person, read_template(source, dpi), finger)
     AuditLog(reg.db).append(cli_actor(), "biometric.finger_verify", person, {"score": round(s, 4)})
     if json:
-        print_json({"person": person, "score": round(s, 5), "threshold": reg.threshold, "match": s >= reg.threshold})
+        print_json({"person": person, "score": round(s, 5), "fmr": estimated_fmr(s), "threshold": reg.threshold,
+                    "match": s >= reg.threshold})
     else:
-        console.print(f"{'match' if s >= reg.threshold else 'no match'}: score {s:.3f} (threshold {reg.threshold})")
+        console.print(f"{'match' if s >= reg.threshold else 'no match'}: score {s:.3f} (threshold {reg.threshold}; "
+                      f"impostors score this high at a rate of {estimated_fmr(s):.0e})")
 
 
 @fingers_app.command("identify")
@@ -137,7 +139,7 @@ def fingers_identify(source: Path, top: int = typer.Option(5, "--top", min=1, ma
     AuditLog(reg.db).append(cli_actor(), "biometric.finger_identify", source.name,
                             {"matches": [c.person_id for c in cands if c.score >= reg.threshold]})
     rows = [{"person_id": c.person_id, "name": c.name, "finger": c.finger, "score": round(c.score, 5),
-             "match": c.score >= reg.threshold} for c in cands]
+             "fmr": estimated_fmr(c.score), "match": c.score >= reg.threshold} for c in cands]
     if json:
         print_json({"threshold": reg.threshold, "candidates": rows})
         return

@@ -3,8 +3,8 @@
 
 from clearwatch.fingerprints.extractor import extract
 from clearwatch.fingerprints.images import FingerprintImageError, load_fingerprint
-from clearwatch.fingerprints.matcher import Prepared, compare, prepare, score
+from clearwatch.fingerprints.matcher import Gallery, Prepared, compare, prepare, score
 from clearwatch.fingerprints.template import Template, TemplateError
 
-__all__ = ["FingerprintImageError", "Prepared", "Template", "TemplateError", "compare", "extract",
+__all__ = ["FingerprintImageError", "Gallery", "Prepared", "Template", "TemplateError", "compare", "extract",
            "load_fingerprint", "prepare", "score"]
