@@ -396,5 +396,6 @@ def test_schemathesis_finds_no_server_errors(console: Console, output_dir: Path)
          "--max-examples", os.environ.get("CW_SCHEMATHESIS_EXAMPLES", "12"), "--request-timeout", "20",
          "--exclude-path-regex", "live|stream|logout",
          "--report", "junit", "--report-dir", str(report)],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
+        capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"},
+        cwd=report.parent)  # it keeps a crash cache (.schemathesis/) in its working directory
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
