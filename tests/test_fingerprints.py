@@ -283,3 +283,16 @@ def test_cli_enrol_verify_identify(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     actions = [e["action"] for e in json.loads(r.stdout)]
     assert {"biometric.finger_enrol", "biometric.finger_verify", "biometric.finger_identify"} <= set(actions)
+
+
+def test_matcher_works_where_numba_cannot_cache() -> None:
+    # a read-only install without a writable home: numba refuses cache=True, the matcher compiles uncached
+    code = ("import numba.core.caching as c; c.CacheImpl._locator_classes = []\n"
+            "from clearwatch.fingerprints import Template, matcher\n"
+            "assert type(matcher._score._cache).__name__ == 'NullCache'\n"
+            "a, b = (matcher.prepare(Template.from_iso(open(p, 'rb').read())) for p in __import__('sys').argv[1:])\n"
+            "print(matcher.score(a, b))")
+    r = subprocess.run([sys.executable, "-c", code, str(FVC / "DB1_B/101_1.iso"), str(FVC / "DB1_B/101_2.iso")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert float(r.stdout) == pytest.approx(score(prepare(_iso("DB1_B", 101, 1)), prepare(_iso("DB1_B", 101, 2))))

@@ -46,7 +46,17 @@ MAX_MINUTIAE = 255  # per template (the best by quality): more is never a real f
 assert K <= 8, "a minutia's matched edges are a uint8 bit set, and hash entries pack the slot in 3 bits"
 
 # no Python error model (zero-division checks) in the hot loops; no fast-math on infinities or NaN
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "arcp", "contract", "afn"})
+_JIT_OPTIONS = {"nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
+
+
+def _jit(fn):  # type: ignore[no-untyped-def]
+    """Compiled, and cached on disk where numba finds a writable place (beside this file, the user's cache,
+    or $NUMBA_CACHE_DIR); where it finds none (a read-only install, no home) numba refuses cache=True at
+    import, so compile at each start instead."""
+    try:
+        return numba.njit(cache=True, **_JIT_OPTIONS)(fn)
+    except RuntimeError:
+        return numba.njit(cache=False, **_JIT_OPTIONS)(fn)
 
 # probe edge hash: length bins × edge-direction bins × neighbour-direction bins
 LEN_BIN, LEN_BINS = 4.0, 48
@@ -136,8 +146,8 @@ def _table_pass(edges, counts, table, fill, write) -> None:
                         key = (lb * ANG_BINS + b1) * ANG_BINS + b2
                         if write:
                             f = fill[key]
-                            table[0, f] = i * 8 + s
-                            table[1, f], table[2, f], table[3, f] = ln, a1, a2
+                            table[f, 0] = i * 8 + s
+                            table[f, 1], table[f, 2], table[f, 3] = ln, a1, a2
                             fill[key] += 1
                         else:
                             counts[key + 1] += 1
@@ -156,11 +166,11 @@ def _build_table(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     them reads memory in order."""
     nbins = LEN_BINS * ANG_BINS * ANG_BINS
     counts = np.zeros(nbins + 1, np.int32)
-    table = np.empty((4, 0), np.float32)
+    table = np.empty((0, 4), np.float32)
     _table_pass(edges, counts, table, counts, False)
     for b in range(nbins):
         counts[b + 1] += counts[b]
-    table = np.empty((4, counts[nbins]), np.float32)
+    table = np.empty((counts[nbins], 4), np.float32)
     fill = counts[:nbins].copy()
     _table_pass(edges, counts, table, fill, True)
     return counts, table
@@ -190,12 +200,12 @@ def _votes(p_edges, starts, table, c_edges, bits, best, touched) -> int:
             key = (lb * ANG_BINS + _ang_bin(a1)) * ANG_BINS + _ang_bin(a2)
             # branch-free: whether an entry matches is a coin toss the CPU cannot predict
             for e in range(starts[key], starts[key + 1]):
-                pl = table[1, e]
-                d1, d2 = abs(table[2, e] - a1), abs(table[3, e] - a2)  # both in [0, 2π)
+                pl = table[e, 1]
+                d1, d2 = abs(table[e, 2] - a1), abs(table[e, 3] - a2)  # both in [0, 2π)
                 ok = ((abs(pl - ln) < EDGE_LEN_TOL[0] + EDGE_LEN_TOL[1] * pl)
                       & (min(d1, TWO_PI - d1) < EDGE_ANGLE_TOL) & (min(d2, TWO_PI - d2) < EDGE_ANGLE_TOL))
                 hit = np.int32(ok)
-                ent = np.int32(table[0, e])
+                ent = np.int32(table[e, 0])
                 i, ps = ent >> 3, ent & 7
                 old = bits[i, j]
                 new = old | (hit << ps)
@@ -377,7 +387,7 @@ class Gallery:
         return sum(a.nbytes for a in (self.offsets, self.xy, self.angle, self.edges))
 
     def scores(self, probe: Prepared, which: np.ndarray, roots: int = ROOTS) -> np.ndarray:
-        """Scores of the probe against gallery table ``which``: the full matcher consolidates ``roots``
+        """Scores of the probe against gallery entries ``which``: the full matcher consolidates ``roots``
         root pairs; fewer is a cheaper prefilter, 0 the vote alone."""
         which = np.ascontiguousarray(which, np.int64)
         if len(which) and (which.min() < 0 or which.max() >= len(self)):
