@@ -107,3 +107,69 @@ def test_static_clip_gives_no_events(vtest: Path, detector: Detector, tmp_path: 
     assert result.analytics.tracker is not None
     assert sink.updates == []
     assert result.analytics.finder is not None and result.analytics.finder.stats.full_passes >= 5
+
+
+def test_a_dropped_camera_ends_open_events_and_starts_afresh(vtest: Path, detector: Detector) -> None:
+    """Frames up to 12 s, the camera drops, frames again from 20 s: nothing stays open across the gap."""
+    line = LineConfig(points=EXPECT["line"]["points"])
+    sink = CollectingSink()
+    analytics = CameraAnalytics("vtest", settings(lines={"L": line}), detector, sink)
+    frames = list(iter_file_frames(vtest, "vtest", 5, 640))
+    before = [f for f in frames if f.time <= 12.0]
+    after = [f for f in frames if f.time >= 20.0]
+    for f in before:
+        analytics.process(f)
+    open_now = {ev.id for ev in analytics.events.values()}
+    assert open_now, "people are in view at 12 s: the test could fail"
+    counts = {n: dict(c) for n, c in analytics.zones.counts.items()}
+    analytics.interrupted()
+    closed = {ev.id: ev for ev in sink.ended}
+    assert open_now <= set(closed)
+    assert all(before[0].time <= closed[i].end <= before[-1].time for i in open_now)  # type: ignore[operator]
+    assert analytics.events == {}
+    analytics.interrupted()  # twice is harmless
+    n_ended = len(sink.ended)
+    assert n_ended == len(closed)
+    for f in after:
+        analytics.process(f)
+    analytics.finish(after[-1].time)
+    later = [e for e in sink.ended[n_ended:] if e.kind == "object"]
+    assert later and all(e.start >= 20.0 for e in later), "tracks after the gap are new tracks"
+    for name, c in counts.items():  # line counts carry on across the gap
+        assert all(analytics.zones.counts[name][d] >= c[d] for d in c)
+
+
+def test_frame_decoder_reports_a_gap_in_order(vtest: Path, tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    from clearwatch.analytics import FrameDecoder
+    from clearwatch.media import transcode_h264
+    from clearwatch.sources.packets import StreamPacket
+
+    clip = transcode_h264(vtest, tmp_path / "vtest.mp4", width=320, height=240)  # H.264, as cameras send
+    seen: list[object] = []
+    decoder = FrameDecoder("vtest", lambda f: seen.append(f.time), fps=5, width=320,
+                           on_gap=lambda: seen.append("gap"))
+    decoder.start()
+    with av.open(str(clip)) as c:
+        stream = c.streams.video[0]
+        packets = [p for p in c.demux(stream) if p.size][:60]
+        tb = Fraction(stream.time_base)
+
+        def feed(base: float) -> None:
+            decoder.on_connect(stream)
+            for p in packets:
+                decoder.on_packet(StreamPacket(bytes(p), p.pts, p.dts, p.duration or 1, p.is_keyframe, tb,
+                                               base + float(p.pts * tb)))
+            decoder.on_disconnect()
+
+        feed(1000.0)
+        feed(2000.0)
+        decoder.on_disconnect()  # a drop before any frame came: no gap to report
+        decoder.stop()
+        decoder.join(30)
+    assert seen.count("gap") == 2
+    first = seen.index("gap")
+    assert all(isinstance(t, float) and t < 1100 for t in seen[:first])
+    assert all(isinstance(t, float) and t >= 2000 for t in seen[first + 1:-1]) and seen[-1] == "gap"
+    assert len(seen) - 2 >= 20

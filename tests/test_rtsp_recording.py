@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clearwatch.service import Service
-from clearwatch.storage import find_gaps
+from clearwatch.storage import EventStore, find_gaps
 from tests.support.helpers import decode_all, make_config, wait_for
 from tests.support.servers import RtspServer, free_port
 
@@ -95,10 +95,15 @@ def test_frozen_server_is_detected_as_stalled(rtsp: RtspServer, tmp_path: Path) 
     try:
         cam = svc.units["gate"].camera
         assert wait_for(lambda: cam.health.recording == "recording", 20) is not None
+        store = EventStore(svc.db)
+        open_events = lambda: [e for e in store.list(camera="gate", limit=1000) if e.end is None]  # noqa: E731
+        assert wait_for(lambda: bool(open_events()), 40) is not None, "people in view before the freeze"
         rtsp.freeze()
         detected = wait_for(lambda: cam.health.state == "stalled", 15)
         assert detected is not None and detected <= 10, detected
         assert "no video" in (cam.health.last_error or "")
+        # nobody stays "in view" while the camera is away: the drop ends what was open
+        assert wait_for(lambda: not open_events(), 5) is not None, open_events()
         rtsp.thaw()
         assert wait_for(lambda: cam.health.state == "streaming", 30) is not None
     finally:

@@ -99,7 +99,7 @@ class Service:
                 unit.analytics = CameraAnalytics(name, camera_settings(self.config, name), self._detector(name),
                                                  self.events, self._face_recognizer(name))
                 unit.decoder = FrameDecoder(name, self._consumer(name, unit.analytics), fps=detect.fps,
-                                            width=detect.width)
+                                            width=detect.width, on_gap=unit.analytics.interrupted)
                 if cam_cfg.detect_url:
                     unit.detect_camera = Camera(name, cam_cfg.detect_source(), [unit.decoder])
                 else:

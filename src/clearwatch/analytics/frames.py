@@ -111,14 +111,16 @@ class FrameDecoder(threading.Thread):
     """A camera packet sink that decodes on its own thread and hands sampled frames to ``consumer``.
 
     Its queue is bounded: under load packets are dropped (decoding resumes at the next keyframe)
-    rather than slowing the camera thread, so recording is never held up by analytics.
+    rather than slowing the camera thread, so recording is never held up by analytics. ``on_gap`` is
+    called on the decoder thread, in order with the frames, when the camera drops after frames came.
     """
 
     def __init__(self, camera: str, consumer: Callable[[Frame], None], *, fps: float, width: int,
-                 queue_size: int = 120):
+                 queue_size: int = 120, on_gap: Callable[[], None] | None = None):
         super().__init__(name=f"frames-{camera}", daemon=True)
         self.camera = camera
         self.consumer = consumer
+        self.on_gap = on_gap
         self.fps = fps
         self.width = width
         self._q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=queue_size)
@@ -179,7 +181,12 @@ class FrameDecoder(threading.Thread):
                 size = None
                 continue
             if kind == "disconnect" or ctx is None:
-                ctx = None
+                if kind == "disconnect" and size is not None and self.on_gap is not None:
+                    try:
+                        self.on_gap()
+                    except Exception:
+                        log.exception("%s: analytics failed to close up after a disconnect", self.camera)
+                ctx, size = None, None
                 continue
             sp: StreamPacket = payload  # type: ignore[assignment]
             try:

@@ -116,6 +116,8 @@ class CameraAnalytics:
         self._stats_flushed: float | None = None
         self.motion_frames = 0
         self._pending_files: dict[int, dict[str, bytes]] = {}
+        self._last_t: float | None = None
+        self._line_counts: dict[str, dict[str, int]] = {}  # carried across interruptions
 
     def _setup(self, size: tuple[int, int]) -> None:
         self._size = size
@@ -126,6 +128,9 @@ class CameraAnalytics:
         self.tracker = ObjectTracker(labels, self.s.objects.min_score, self.s.objects.lost_after, self.s.fps) \
             if self.detector else None
         self.zones = ZoneWatcher(self.s.zones, self.s.lines, size, labels)
+        for name, counts in self._line_counts.items():
+            if name in self.zones.counts:
+                self.zones.counts[name].update(counts)
         msize = (self.motion.width, self.motion.height)
         self.machines = {n: MachineMonitor(n, c, msize, self.book) for n, c in self.s.machines.items()}
         self.counters = {n: LineCounter(n, c, size, labels) for n, c in self.s.counters.items()}
@@ -137,7 +142,7 @@ class CameraAnalytics:
             if self._size is not None:
                 self.finish(frame.time)
             self._setup(frame.size)
-        t = frame.time
+        t = self._last_t = frame.time
         c0 = time.thread_time()
         motion = self.motion.update(frame.image)
         c1 = time.thread_time()
@@ -194,6 +199,16 @@ class CameraAnalytics:
             del self._machine_events[name]
         self._flush_stats(end_t)
 
+    def interrupted(self) -> None:
+        """The camera dropped out: end what is open at the last frame seen, and start afresh when frames
+        return (a new background, new tracks, machines re-judged), so nothing stays "in view" while the
+        camera is away. Line counts carry on."""
+        if self._size is None:
+            return
+        self.finish(self._last_t)
+        self._line_counts = {n: dict(c) for n, c in self.zones.counts.items()}
+        self._size = None
+
     def _flush_stats(self, t: float) -> None:
         self._stats_flushed = t
         pending = self.book.drain()
@@ -205,7 +220,8 @@ class CameraAnalytics:
         active: dict[str, int] = {}
         for ev in list(self.events.values()):
             active[ev.label] = active.get(ev.label, 0) + 1
-        lines = {n: dict(c) for n, c in self.zones.counts.items()} if self._size is not None else {}
+        lines = ({n: dict(c) for n, c in self.zones.counts.items()} if self._size is not None
+                 else {n: dict(c) for n, c in self._line_counts.items()})
         machines = {n: m.state for n, m in self.machines.items()} if self._size is not None else {}
         return {"frames": self.times.frames, "active": active, "lines": lines, "machines": machines,
                 "detector": self.detector is not None}
