@@ -63,14 +63,16 @@ LEN_BIN, LEN_BINS = 4.0, 48
 ANG_BINS = 32
 TWO_PI = float(2 * np.pi)
 _POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.int32)
+# edges are stored as int16 (half the memory of a 1:N gallery): 1/32 px up to 1023 px, angles in π/32767
+LEN_SCALE, ANG_SCALE = 32.0, 32767.0 / np.pi
 
 
 @dataclass(eq=False)
 class Prepared:
     xy: np.ndarray  # (N, 2) float32, 500 dpi pixels, y up
     angle: np.ndarray  # (N,) float32
-    edges: np.ndarray  # (N, K, 3) float32: length (-1: no such neighbour), edge direction − minutia direction,
-    # neighbour direction − minutia direction
+    edges: np.ndarray  # (N, K, 3) int16, fixed point (EDGE_SCALE): length (-1: no such neighbour), edge
+    # direction − minutia direction, neighbour direction − minutia direction
     _probe: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -99,7 +101,7 @@ def prepare(t: Template) -> Prepared:
     xy = np.stack([t.x[keep], -t.y[keep]], 1).astype(np.float32)  # y up, so angles are counter-clockwise
     a = t.angle[keep].astype(np.float32)
     edges = np.zeros((n, K, 3), np.float32)
-    edges[..., 0] = -1.0
+    edges[..., 0] = -1.0 / LEN_SCALE
     if n > 1:
         d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
         np.fill_diagonal(d, np.inf)
@@ -110,7 +112,9 @@ def prepare(t: Template) -> Prepared:
         edges[:, :k, 0] = d[rows, near]
         edges[:, :k, 1] = _wrap(np.arctan2(vec[..., 1], vec[..., 0]) - a[:, None])
         edges[:, :k, 2] = _wrap(a[near] - a[:, None])
-    return Prepared(xy, a, edges)
+    scale = np.array([LEN_SCALE, ANG_SCALE, ANG_SCALE], np.float32)
+    fixed = np.clip(np.round(edges * scale), -32767, 32767).astype(np.int16)
+    return Prepared(xy, a, fixed)
 
 
 # compiled kernels ------------------------------------------------------------------------------------
@@ -127,12 +131,18 @@ def _ang_bin(a: float) -> int:
 
 
 @_jit
+def _edge(edges, i: int, s: int) -> tuple[float, float, float]:
+    return (edges[i, s, 0] * (1.0 / LEN_SCALE), edges[i, s, 1] * (1.0 / ANG_SCALE),
+            edges[i, s, 2] * (1.0 / ANG_SCALE))
+
+
+@_jit
 def _table_pass(edges, counts, table, fill, write) -> None:
     for i in range(edges.shape[0]):
         for s in range(K):
             if edges[i, s, 0] < 0:
                 break
-            ln, a1, a2 = edges[i, s, 0], edges[i, s, 1], edges[i, s, 2]
+            ln, a1, a2 = _edge(edges, i, s)
             tol = EDGE_LEN_TOL[0] + EDGE_LEN_TOL[1] * ln
             l0 = max(int((ln - tol) / LEN_BIN), 0)
             l1 = min(int((ln + tol) / LEN_BIN), LEN_BINS - 1)
@@ -191,9 +201,9 @@ def _votes(p_edges, starts, table, c_edges, bits, best, touched) -> int:
     nt = 0
     for j in range(nc):
         for s in range(K):
-            ln, a1, a2 = c_edges[j, s, 0], c_edges[j, s, 1], c_edges[j, s, 2]
-            if ln < 0:
+            if c_edges[j, s, 0] < 0:
                 break
+            ln, a1, a2 = _edge(c_edges, j, s)
             lb = int(ln / LEN_BIN)
             if lb >= LEN_BINS:
                 continue
@@ -377,7 +387,7 @@ class Gallery:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.xy = np.concatenate([p.xy for p in items]) if items else np.zeros((0, 2), np.float32)
         self.angle = np.concatenate([p.angle for p in items]) if items else np.zeros(0, np.float32)
-        self.edges = np.concatenate([p.edges for p in items]) if items else np.zeros((0, K, 3), np.float32)
+        self.edges = np.concatenate([p.edges for p in items]) if items else np.zeros((0, K, 3), np.int16)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
