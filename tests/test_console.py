@@ -385,6 +385,27 @@ def test_login_limiter_counts_names_and_addresses_separately() -> None:
     assert lim.blocked("10.0.0.1", "bob") > 0 and lim.blocked("10.0.0.9", "bob") == 0
 
 
+def test_live_hub_wakes_watchers_on_each_frame_until_they_stop() -> None:
+    import numpy as np
+
+    from clearwatch.api.live import LiveHub
+
+    hub, woken = LiveHub(), []
+    unwatch = hub.watch("gate", lambda: woken.append("gate"))
+    hub.watch("yard", lambda: woken.append("yard"))
+    image = np.zeros((8, 8, 3), np.uint8)
+    hub.publish("gate", image, 1.0)
+    hub.publish("gate", image, 1.1)
+    hub.publish("yard", image, 1.1)
+    assert woken == ["gate", "gate", "yard"]
+    unwatch()
+    unwatch()  # twice is harmless
+    hub.publish("gate", image, 1.2)
+    assert woken == ["gate", "gate", "yard"]
+    latest = hub.latest("gate")
+    assert latest is not None and latest.seq == 3
+
+
 def test_schemathesis_finds_no_server_errors(console: Console, output_dir: Path) -> None:
     # its own admin, and last in this module: the fuzzer changes and deletes whatever it can reach
     user, _ = Users(console.svc.db).create("fuzzer", "admin")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -23,11 +24,30 @@ class LiveHub:
         self._frames: dict[str, LiveFrame] = {}
         self._lock = threading.Lock()
         self._jpeg: dict[str, tuple[int, bytes]] = {}  # one encode per frame, however many viewers
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
 
     def publish(self, camera: str, image: np.ndarray, t: float) -> None:
         with self._lock:
             prev = self._frames.get(camera)
             self._frames[camera] = LiveFrame(image, t, prev.seq + 1 if prev else 1)
+            watchers = list(self._watchers.get(camera, ()))
+        for notify in watchers:
+            notify()
+
+    def watch(self, camera: str, notify: Callable[[], None]) -> Callable[[], None]:
+        """Call ``notify`` (on the publishing thread: it must only hand over) on every new frame of
+        ``camera``, so viewers send frames as they come instead of polling. Returns the unsubscribe."""
+        with self._lock:
+            self._watchers.setdefault(camera, []).append(notify)
+
+        def unwatch() -> None:
+            with self._lock:
+                left = self._watchers.get(camera, [])
+                if notify in left:
+                    left.remove(notify)
+                if not left:
+                    self._watchers.pop(camera, None)
+        return unwatch
 
     def latest(self, camera: str) -> LiveFrame | None:
         with self._lock:

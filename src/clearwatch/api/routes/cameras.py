@@ -59,17 +59,33 @@ async def live(camera: str, request: Request, fps: float = Query(5.0, gt=0, le=M
     camera_allowed(p, c, camera)
     c.audit.append(p.actor, "footage.live", camera)
     interval = 1.0 / fps
+    loop = asyncio.get_running_loop()
 
     async def stream():  # type: ignore[no-untyped-def]
-        last_seq = -1
-        while not await request.is_disconnected():
-            started = time.monotonic()
-            got = await asyncio.to_thread(c.live.jpeg, camera)
-            if got is not None and got[0] != last_seq:
+        # woken by each new frame and sent at once (polling added half a frame interval of delay on
+        # average); frames that come too soon after the last one sent are skipped, to hold about ``fps``
+        fresh = asyncio.Event()
+        unwatch = c.live.watch(camera, lambda: loop.call_soon_threadsafe(fresh.set))
+        last_seq, sent = -1, 0.0
+        try:
+            fresh.set()  # whatever is there now, at once
+            while not await request.is_disconnected():
+                try:
+                    await asyncio.wait_for(fresh.wait(), 1.0)
+                except TimeoutError:
+                    continue
+                fresh.clear()
+                if time.monotonic() - sent < 0.75 * interval:  # slack: a camera's frames come with jitter
+                    continue
+                got = await asyncio.to_thread(c.live.jpeg, camera)
+                if got is None or got[0] == last_seq:
+                    continue
                 last_seq, t, data = got
+                sent = time.monotonic()
                 yield (b"--frame\r\nContent-Type: image/jpeg\r\nX-Frame-Time: " + f"{t:.3f}".encode()
                        + b"\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
-            await asyncio.sleep(max(0.02, interval - (time.monotonic() - started)))
+        finally:
+            unwatch()
 
     return StreamingResponse(stream(), media_type="multipart/x-mixed-replace; boundary=frame",
                              headers={"Cache-Control": "no-store"})
