@@ -405,6 +405,13 @@ def test_live_hub_wakes_watchers_on_each_frame_until_they_stop() -> None:
     latest = hub.latest("gate")
     assert latest is not None and latest.seq == 3
 
+    def closed_loop() -> None:
+        raise RuntimeError("Event loop is closed")
+    hub.watch("gate", closed_loop)
+    hub.publish("gate", image, 1.3)  # a viewer whose server is gone does not break the camera's thread
+    hub.publish("gate", image, 1.4)
+    assert hub._watchers.get("gate", []) == []
+
 
 def test_schemathesis_finds_no_server_errors(console: Console, output_dir: Path) -> None:
     # its own admin, and last in this module: the fuzzer changes and deletes whatever it can reach

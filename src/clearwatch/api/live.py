@@ -32,7 +32,13 @@ class LiveHub:
             self._frames[camera] = LiveFrame(image, t, prev.seq + 1 if prev else 1)
             watchers = list(self._watchers.get(camera, ()))
         for notify in watchers:
-            notify()
+            try:
+                notify()
+            except RuntimeError:  # the viewer's event loop is gone (server stopping): forget it
+                with self._lock:
+                    left = self._watchers.get(camera, [])
+                    if notify in left:
+                        left.remove(notify)
 
     def watch(self, camera: str, notify: Callable[[], None]) -> Callable[[], None]:
         """Call ``notify`` (on the publishing thread: it must only hand over) on every new frame of
