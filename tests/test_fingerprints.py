@@ -85,6 +85,13 @@ def test_one_to_one_and_one_to_n_agree_and_search_finds_the_exhaustive_best() ->
         assert np.allclose(full[idx], top)
     assert len(gallery.search(T[0], k=3)[0]) == 3
     assert len(Gallery([]).search(T[0])[0]) == 0
+    # big enough to be split over threads: the same answer as one thread
+    big = Gallery([prepare(_iso(db, f, i)) for db in DPI for f in range(101, 111) for i in range(1, 9)])
+    for workers in (2, 3):
+        a, b = big.search(T[5], k=8, workers=workers), big.search(T[5], k=8, workers=1)
+        assert np.array_equal(a[0], b[0]) and np.allclose(a[1], b[1])
+    with pytest.raises(IndexError):
+        big.scores(T[0], np.array([len(big)]))
 
 
 def _iso(db: str, f: int, i: int) -> Template:
