@@ -92,6 +92,8 @@ def test_one_to_one_and_one_to_n_agree_and_search_finds_the_exhaustive_best() ->
         assert np.array_equal(a[0], b[0]) and np.allclose(a[1], b[1])
     with pytest.raises(IndexError):
         big.scores(T[0], np.array([len(big)]))
+    with pytest.raises(ValueError, match="at least 1"):
+        big.scores(T[0], np.array([0]), roots=0)
 
 
 def _iso(db: str, f: int, i: int) -> Template:

@@ -192,12 +192,11 @@ def _wrap1(a: float) -> float:
 
 
 @_jit
-def _votes(p_edges, starts, table, c_edges, bits, best, touched) -> int:
-    """bits[i, j]: which of probe minutia i's edges matched an edge of candidate minutia j; best[i]: the
-    most of them any candidate minutia matched; touched: the pairs with a vote. Returns their count.
-    ``bits`` comes in all zero; the caller clears what was touched (far fewer than all pairs)."""
-    np_, nc = p_edges.shape[0], c_edges.shape[0]
-    best[:np_] = 0
+def _votes(p_edges, starts, table, c_edges, bits, touched) -> int:
+    """bits[i, j]: which of probe minutia i's edges matched an edge of candidate minutia j; touched: the
+    pairs with a vote. Returns their count. ``bits`` comes in all zero; the caller clears what was
+    touched (far fewer than all pairs)."""
+    nc = c_edges.shape[0]
     nt = 0
     for j in range(nc):
         for s in range(K):
@@ -222,7 +221,6 @@ def _votes(p_edges, starts, table, c_edges, bits, best, touched) -> int:
                 bits[i, j] = new
                 touched[nt] = i * nc + j
                 nt += hit & np.int32(old == 0)
-                best[i] = max(best[i], _POPCOUNT[new])
     return nt
 
 
@@ -313,15 +311,12 @@ def _roots(bits, touched, nt, nc, max_roots, root_i, root_j) -> int:
 
 @_jit
 def _score(p_xy, p_ang, p_edges, starts, table, p_tol, c_xy, c_ang, c_edges, max_roots, work) -> float:
-    """Full comparison (``max_roots`` consolidations; 0: the vote alone). ``work`` is reusable scratch."""
-    bits, best, touched, cost, pk, cl, used_p, used_c, root_i, root_j = work
+    """Comparison consolidating the ``max_roots`` (≥ 1) best root pairs. ``work`` is reusable scratch."""
+    bits, touched, cost, pk, cl, used_p, used_c, root_i, root_j = work
     np_, nc = p_xy.shape[0], c_xy.shape[0]
     if np_ < 3 or nc < 3:
         return 0.0
-    nt = _votes(p_edges, starts, table, c_edges, bits, best, touched)
-    if max_roots == 0:
-        _clear(bits, touched, nt, nc)
-        return best[:np_].sum() / max(np_, MIN_OVERLAP)
+    nt = _votes(p_edges, starts, table, c_edges, bits, touched)
     nroots = _roots(bits, touched, nt, nc, max_roots, root_i, root_j)
     cbox = np.empty(4, np.float32)  # the candidate's area, widened by the margin
     cbox[0], cbox[2] = c_xy[0, 0] - MARGIN, c_xy[nc - 1, 0] + MARGIN
@@ -345,7 +340,7 @@ def _score(p_xy, p_ang, p_edges, starts, table, p_tol, c_xy, c_ang, c_edges, max
 
 @_jit
 def _work(np_: int, nc: int, max_roots: int):
-    return (np.zeros((np_, nc), np.uint8), np.zeros(np_, np.int32), np.zeros(np_ * nc, np.int32),
+    return (np.zeros((np_, nc), np.uint8), np.zeros(np_ * nc, np.int32),
             np.zeros(np_ * nc, np.float32), np.zeros(np_ * nc, np.int32), np.zeros(np_ * nc, np.int32),
             np.zeros(np_, np.bool_), np.zeros(nc, np.bool_), np.zeros(max_roots, np.int32),
             np.zeros(max_roots, np.int32))
@@ -355,8 +350,8 @@ def _work(np_: int, nc: int, max_roots: int):
 def _score_many(p_xy, p_ang, p_edges, starts, table, p_tol, offsets, g_xy, g_ang, g_edges, which, roots,
                 out) -> None:
     """Scores of gallery templates ``which`` (indices into ``offsets``), consolidating the best ``roots``
-    root pairs (0: the vote alone)."""
-    work = _work(p_xy.shape[0], MAX_MINUTIAE, max(roots, 1))
+    root pairs."""
+    work = _work(p_xy.shape[0], MAX_MINUTIAE, roots)
     for w in range(which.shape[0]):
         g = which[w]
         a, b = offsets[g], offsets[g + 1]
@@ -398,7 +393,9 @@ class Gallery:
 
     def scores(self, probe: Prepared, which: np.ndarray, roots: int = ROOTS) -> np.ndarray:
         """Scores of the probe against gallery entries ``which``: the full matcher consolidates ``roots``
-        root pairs; fewer is a cheaper prefilter, 0 the vote alone."""
+        root pairs; fewer is a cheaper prefilter."""
+        if roots < 1:
+            raise ValueError("roots must be at least 1")  # the kernels do not check
         which = np.ascontiguousarray(which, np.int64)
         if len(which) and (which.min() < 0 or which.max() >= len(self)):
             raise IndexError(f"gallery index out of range 0..{len(self) - 1}")  # the kernels do not check
