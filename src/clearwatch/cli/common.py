@@ -63,3 +63,12 @@ def _default(o: Any) -> Any:
 
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=_default, indent=2))
+
+
+def print_comparisons(rows: list[dict[str, Any]], key: str, json: bool) -> None:
+    """A probe's comparisons in gallery order: JSON, or one line each (the value, or the error, and the file)."""
+    if json:
+        print_json(rows)
+        return
+    for row in rows:
+        console.print(f"{row[key] if row[key] is not None else row.get('error')}\t{row['gallery']}")

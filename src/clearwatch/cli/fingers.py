@@ -9,7 +9,16 @@ import numpy as np
 import typer
 
 from clearwatch.cli.admin_cmds import cli_actor
-from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
+from clearwatch.cli.common import (
+    ConfigOption,
+    DataOption,
+    JsonOption,
+    console,
+    open_db,
+    print_comparisons,
+    print_json,
+    resolve_config,
+)
 from clearwatch.errors import ClearwatchError
 from clearwatch.fingerprints import Template, TemplateError, extract, load_fingerprint
 from clearwatch.fingerprints.extractor import Extraction
@@ -68,11 +77,7 @@ def fingers_compare(probe: Path, gallery: list[Path], dpi: float | None = DpiOpt
             out.append({"gallery": str(g), "score": round(score(p, prepare(read_template(g, dpi))), 5)})
         except ClearwatchError as exc:
             out.append({"gallery": str(g), "score": None, "error": str(exc)})
-    if json:
-        print_json(out)
-        return
-    for row in out:
-        console.print(f"{row['score'] if row['score'] is not None else row['error']}\t{row['gallery']}")
+    print_comparisons(out, "score", json)
 
 
 @fingers_app.command("show")

@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 
 from clearwatch.cli.admin_cmds import cli_actor
-from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
+from clearwatch.cli.common import (
+    ConfigOption,
+    DataOption,
+    JsonOption,
+    console,
+    open_db,
+    print_comparisons,
+    print_json,
+    resolve_config,
+)
 from clearwatch.config import Config
 from clearwatch.errors import ClearwatchError
 from clearwatch.faces import FaceEngine, load_image
@@ -227,11 +236,7 @@ def faces_compare(probe: Path = typer.Argument(..., help="Probe photo."),
         out.append({"gallery": str(g), "similarity": None if sim is None else round(sim, 5),
                     **({"error": err} if err else {})})
     _audit_quietly(resolve_config(config, data), "biometric.compare", probe.name, {"gallery": len(gallery)})
-    if json:
-        print_json(out)
-        return
-    for row in out:
-        console.print(f"{row['similarity'] if row['similarity'] is not None else row.get('error')}\t{row['gallery']}")
+    print_comparisons(out, "similarity", json)
 
 
 @faces_app.command("search-video")
