@@ -8,7 +8,7 @@ APT_PACKAGES := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstre
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	chromium
 
-.PHONY: demo test lint apt-deps venv bench clean
+.PHONY: demo test test-fast lint apt-deps venv bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,17 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+# the rules alone (zones, lines, counters, machines, NMS, units, the audit chain, config resolution): seconds
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q tests/unit
 
 test: $(STAMP) apt-deps lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) apt-deps
+	$(VENV)/bin/python benchmarks/startup.py
 	$(VENV)/bin/python benchmarks/recording.py
 	$(VENV)/bin/python benchmarks/pipeline.py
 	$(VENV)/bin/python benchmarks/faces.py

@@ -26,9 +26,10 @@ os.environ.setdefault("CLEARWATCH_MODELS", str(SHARED / "models"))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from clearwatch.analytics import CameraSettings, create_detector  # noqa: E402
+from clearwatch.analytics import create_detector  # noqa: E402
 from clearwatch.analytics.offline import CollectingSink, analyze_file  # noqa: E402
-from clearwatch.config.analytics import EventsConfig, MotionConfig, ObjectsConfig  # noqa: E402
+from clearwatch.config import CameraConfig  # noqa: E402
+from clearwatch.config.analytics import DetectConfig, ObjectsConfig  # noqa: E402
 
 console = Console(width=150)
 MODES = {"a": "detector on every whole frame", "b": "motion-gated (Clearwatch default)"}
@@ -39,9 +40,10 @@ MATCH_COVER = 0.5  # share of a reference track's path another track must follow
 
 def run_mode(mode: str, clip: Path, fps: float) -> dict[str, object]:
     detector = create_detector("yolox_nano")
-    settings = CameraSettings(MotionConfig(), ObjectsConfig(motion_gated=(mode == "b")), EventsConfig(), fps=fps)
+    camera = CameraConfig(name="vtest", url=str(clip), detect=DetectConfig(fps=fps),
+                          objects=ObjectsConfig(motion_gated=(mode == "b")))
     sink = CollectingSink()
-    r = analyze_file(clip, "vtest", settings, detector, sink)
+    r = analyze_file(clip, camera, detector, sink)
     assert r.analytics.finder is not None
     st = r.analytics.finder.stats
     people = [e for e in sink.ended if e.label == "person" and e.kind == "object"]

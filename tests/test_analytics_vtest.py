@@ -9,26 +9,26 @@ import numpy as np
 import pytest
 import yaml
 
-from clearwatch.analytics import CameraAnalytics, CameraSettings, Detector, iter_file_frames
+from clearwatch.analytics import CameraAnalytics, Detector, iter_file_frames
 from clearwatch.analytics.offline import CollectingSink, analyze_file
-from clearwatch.config.analytics import EventsConfig, LineConfig, MotionConfig, ObjectsConfig
+from clearwatch.config import CameraConfig
+from clearwatch.config.analytics import LineConfig, MotionConfig, ObjectsConfig
 from clearwatch.media import write_clip
+from tests.support.helpers import camera
 
 EXPECT = yaml.safe_load((Path(__file__).parent / "data/vtest_expectations.yaml").read_text())
 FPS = 10  # vtest.avi's own rate
 
 
-def settings(**kw: object) -> CameraSettings:
-    motion = kw.pop("motion", MotionConfig())
-    objects = kw.pop("objects", ObjectsConfig())
-    return CameraSettings(motion=motion, objects=objects, events=EventsConfig(), **kw)  # type: ignore[arg-type]
+def settings(**kw: object) -> CameraConfig:
+    return camera("vtest", **kw)
 
 
-def run(clip: Path, s: CameraSettings, detector: Detector, until: float | None = None) -> CollectingSink:
+def run(clip: Path, s: CameraConfig, detector: Detector, until: float | None = None) -> CollectingSink:
     sink = CollectingSink()
-    analytics = CameraAnalytics("vtest", s, detector, sink)
+    analytics = CameraAnalytics(s, detector, sink)
     last = 0.0
-    for frame in iter_file_frames(clip, "vtest", s.fps, 640):
+    for frame in iter_file_frames(clip, "vtest", s.detect.fps, 640):
         if until is not None and frame.time > until:
             break
         analytics.process(frame)
@@ -42,13 +42,13 @@ def test_people_and_line_crossings_match_hand_checked_clip(vtest: Path, detector
     line = LineConfig(points=EXPECT["line"]["points"])
     s = settings(objects=ObjectsConfig(motion_gated=gated), lines={"L": line})
     sink = CollectingSink()
-    analytics = CameraAnalytics("vtest", s, detector, sink)
+    analytics = CameraAnalytics(s, detector, sink)
     visible: dict[int, int] = {}
     wanted = {round(int(k) / FPS, 1): int(k) for k in EXPECT["people_visible"]}
     # people seen in this frame or the one before; things that never moved (a sign post taken for a
     # person) are tracked but are not events, and are not counted here either
-    window = 1.5 / s.fps
-    for frame in iter_file_frames(vtest, "vtest", s.fps, 640):
+    window = 1.5 / s.detect.fps
+    for frame in iter_file_frames(vtest, "vtest", s.detect.fps, 640):
         analytics.process(frame)
         key = round(frame.time, 1)
         if key in wanted:
@@ -102,7 +102,7 @@ def test_static_clip_gives_no_events(vtest: Path, detector: Detector, tmp_path: 
     clip = write_clip(tmp_path / "still.mp4", frames, fps=10)
     s = settings()
     sink = CollectingSink()
-    result = analyze_file(clip, "still", s, detector, sink)
+    result = analyze_file(clip, s.model_copy(update={"name": "still"}), detector, sink)
     assert result.frames >= 70
     assert result.analytics.tracker is not None
     assert sink.updates == []
@@ -113,7 +113,7 @@ def test_a_dropped_camera_ends_open_events_and_starts_afresh(vtest: Path, detect
     """Frames up to 12 s, the camera drops, frames again from 20 s: nothing stays open across the gap."""
     line = LineConfig(points=EXPECT["line"]["points"])
     sink = CollectingSink()
-    analytics = CameraAnalytics("vtest", settings(lines={"L": line}), detector, sink)
+    analytics = CameraAnalytics(settings(lines={"L": line}), detector, sink)
     frames = list(iter_file_frames(vtest, "vtest", 5, 640))
     before = [f for f in frames if f.time <= 12.0]
     after = [f for f in frames if f.time >= 20.0]

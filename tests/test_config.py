@@ -76,7 +76,7 @@ def test_malformed_config_gives_precise_message(text: str, expected: str) -> Non
 def test_camera_analytics_sections_override_global_ones_key_by_key() -> None:
     cfg = parse_config("objects: {min_score: 0.3, track: [person, car]}\ndetect: {fps: 3}\ncameras:\n"
                        "  gate:\n    url: rtsp://h/x\n    objects: {track: [person]}\n    detect: {width: 320}\n")
-    objects, detect = cfg.objects_for("gate"), cfg.detect_for("gate")
+    objects, detect = cfg.cameras["gate"].objects, cfg.cameras["gate"].detect
     assert objects.track == ["person"] and objects.min_score == 0.3
     assert (detect.fps, detect.width) == (3, 320)
 
@@ -100,7 +100,7 @@ def test_good_config_resolves_defaults_and_overrides(monkeypatch: pytest.MonkeyP
     assert cfg.storage.max_size == 500 * 10**9 and cfg.storage.min_free == 2 * 2**30
     assert cfg.retention.interval == 300
     assert cfg.cameras["gate"].url == "rtsp://admin:s3cr3t!@10.0.0.5:554/stream1"
-    gate, yard = cfg.record_for("gate"), cfg.record_for("yard")
+    gate, yard = cfg.cameras["gate"].record, cfg.cameras["yard"].record
     assert (gate.mode, gate.post_roll, gate.retention_days, gate.segment_seconds) == ("events", 20, 30, 10)
     assert (yard.mode, yard.retention_days) == ("continuous", 14)
     assert cfg.database_url.startswith("sqlite:///") and cfg.database_url.endswith("data/clearwatch.db")

@@ -27,8 +27,8 @@ from clearwatch.identity import (
     EncryptionKeyError,
     EnrolmentError,
     FaceIndex,
+    FaceRegistry,
     Photo,
-    Registry,
     main_face,
     threshold,
 )
@@ -108,10 +108,10 @@ def test_every_face_in_group_photos_is_found(engine: FaceEngine) -> None:
 # registry ---------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def registry(tmp_path: Path, engine: FaceEngine) -> Iterator[Registry]:
+def registry(tmp_path: Path, engine: FaceEngine) -> Iterator[FaceRegistry]:
     db = Database(f"sqlite:///{tmp_path / 'cw.db'}")
     db.migrate()
-    reg = Registry(db, Cipher(os.urandom(32)), engine)
+    reg = FaceRegistry(db, Cipher(os.urandom(32)), engine)
     reg.start()
     yield reg
     db.dispose()
@@ -121,13 +121,13 @@ def photo(name: str) -> Photo:
     return Photo(name, (PHOTOS / name).read_bytes())
 
 
-def counts(reg: Registry) -> tuple[int, int]:
+def counts(reg: FaceRegistry) -> tuple[int, int]:
     with reg.db.session() as s:
         return (s.scalar(select(func.count()).select_from(Person)) or 0,
                 s.scalar(select(func.count()).select_from(FaceTemplate)) or 0)
 
 
-def test_group_photos_are_refused_unless_a_face_is_chosen(registry: Registry) -> None:
+def test_group_photos_are_refused_unless_a_face_is_chosen(registry: FaceRegistry) -> None:
     for group in ("couple.jpg", "selfie-many-people.jpg"):
         with pytest.raises(EnrolmentError, match="faces found; choose one"):
             registry.enrol("Someone", [photo(group)], legal_basis="consent form 12", enrolled_by="op")
@@ -137,7 +137,7 @@ def test_group_photos_are_refused_unless_a_face_is_chosen(registry: Registry) ->
     assert counts(registry) == (1, 1) and person.legal_basis == "consent form 12"
 
 
-def test_enrolment_needs_legal_basis_and_operator(registry: Registry) -> None:
+def test_enrolment_needs_legal_basis_and_operator(registry: FaceRegistry) -> None:
     with pytest.raises(EnrolmentError) as err:
         registry.enrol("A", [photo("img1.jpg")], legal_basis=" ", enrolled_by="")
     assert any("legal basis" in p for p in err.value.problems)
@@ -175,7 +175,7 @@ def _converted(mode: str, fmt: str) -> bytes:
     (_png_claiming(20000, 20000), "too large"),
     (b"", "empty"),
 ])
-def test_bad_images_are_refused_and_nothing_is_stored(registry: Registry, data: bytes, message: str) -> None:
+def test_bad_images_are_refused_and_nothing_is_stored(registry: FaceRegistry, data: bytes, message: str) -> None:
     with pytest.raises(EnrolmentError) as err:
         registry.enrol("X", [photo("img1.jpg"), Photo("bad.bin", data)], legal_basis="consent", enrolled_by="op")
     assert any(message in p and "bad.bin" in p for p in err.value.problems), err.value.problems
@@ -185,7 +185,7 @@ def test_bad_images_are_refused_and_nothing_is_stored(registry: Registry, data: 
 
 
 @pytest.mark.parametrize(("mode", "fmt"), [("CMYK", "JPEG"), ("L", "JPEG"), ("RGBA", "PNG"), ("P", "PNG")])
-def test_unusual_colour_modes_are_handled(registry: Registry, engine: FaceEngine,
+def test_unusual_colour_modes_are_handled(registry: FaceRegistry, engine: FaceEngine,
                                           embeddings: dict[str, np.ndarray], mode: str, fmt: str) -> None:
     data = _converted(mode, fmt)
     image = load_image(data, f"x.{fmt.lower()}")
@@ -198,7 +198,7 @@ def test_unusual_colour_modes_are_handled(registry: Registry, engine: FaceEngine
     assert counts(registry) == (1, 1)
 
 
-def test_delete_removes_templates_from_database_and_live_index(registry: Registry,
+def test_delete_removes_templates_from_database_and_live_index(registry: FaceRegistry,
                                                                embeddings: dict[str, np.ndarray]) -> None:
     a = registry.enrol("Alpha", [photo("img1.jpg"), photo("img4.jpg")], legal_basis="consent", enrolled_by="op")
     b = registry.enrol("Beta", [photo("img3.jpg")], legal_basis="consent", enrolled_by="op")
@@ -217,7 +217,7 @@ def test_templates_are_encrypted_at_rest(tmp_path: Path, engine: FaceEngine) -> 
     db = Database(f"sqlite:///{db_path}")
     db.migrate()
     key = os.urandom(32)
-    reg = Registry(db, Cipher(key), engine)
+    reg = FaceRegistry(db, Cipher(key), engine)
     reg.start()
     shot = main_face(engine.analyse(load_image(PHOTOS / "img1.jpg")))
     assert shot is not None and shot.embedding is not None
@@ -231,7 +231,7 @@ def test_templates_are_encrypted_at_rest(tmp_path: Path, engine: FaceEngine) -> 
     _, crop = cv2.imencode(".jpg", shot.aligned, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert crop.tobytes()[100:140] not in raw
 
-    wrong = Registry(Database(f"sqlite:///{db_path}"), Cipher(os.urandom(32)), engine)
+    wrong = FaceRegistry(Database(f"sqlite:///{db_path}"), Cipher(os.urandom(32)), engine)
     with pytest.raises(EncryptionKeyError, match="not the one"):
         wrong.start()
 

@@ -27,7 +27,7 @@ from clearwatch.fingerprints import (
     prepare,
     score,
 )
-from clearwatch.identity import Cipher, Photo, Registry
+from clearwatch.identity import Cipher, FaceRegistry, Photo
 from clearwatch.identity.fingers import FingerError, FingerRegistry
 from clearwatch.storage import Database
 from clearwatch.storage.models import FingerTemplate
@@ -179,12 +179,12 @@ def test_bad_templates_are_refused() -> None:
 
 
 @pytest.fixture
-def registries(tmp_path: Path) -> tuple[Registry, FingerRegistry, Path]:
+def registries(tmp_path: Path) -> tuple[FaceRegistry, FingerRegistry, Path]:
     db_file = tmp_path / "cw.db"
     db = Database(f"sqlite:///{db_file}")
     db.migrate()
     cipher = Cipher(os.urandom(32))
-    faces = Registry(db, cipher)
+    faces = FaceRegistry(db, cipher)
     faces.start()
     fingers = FingerRegistry(db, cipher)
     fingers.start()
@@ -196,7 +196,7 @@ def _count(db: Database) -> int:
         return int(s.scalar(select(func.count()).select_from(FingerTemplate)) or 0)
 
 
-def test_registry_enrol_verify_identify_and_erase(registries: tuple[Registry, FingerRegistry, Path]) -> None:
+def test_registry_enrol_verify_identify_and_erase(registries: tuple[FaceRegistry, FingerRegistry, Path]) -> None:
     faces, fingers, db_file = registries
     photos = SHARED / "data/faces/photos"
     people = {}

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clearwatch.analytics import CameraSettings
 from clearwatch.analytics.offline import CollectingSink, analyze_file
-from clearwatch.config.analytics import CounterConfig, EventsConfig, MachineConfig, MotionConfig, ObjectsConfig
+from clearwatch.config.analytics import CounterConfig, MachineConfig, ObjectsConfig
 from clearwatch.media import write_clip
+from tests.support.helpers import camera
 
 W, H, FPS, SECONDS = 640, 360, 10, 40
 RUNNING = [(0.0, 10.0), (20.0, 30.0)]  # when the machine moves
@@ -67,10 +67,10 @@ def test_machine_states_uptime_and_production_count(factory_clip: Path) -> None:
     machine = MachineConfig(points=[[0.05, 0.2], [0.35, 0.2], [0.35, 0.7], [0.05, 0.7]],
                             start_after=1.0, idle_after=2.0, stop_after=5.0)
     counter = CounterConfig(points=[[0.7, 0.6], [0.7, 1.0]], source="motion")
-    s = CameraSettings(motion=MotionConfig(), objects=ObjectsConfig(enabled=False), events=EventsConfig(),
-                       machines={"press": machine}, counters={"boxes": counter}, fps=5)
+    s = camera("line1", fps=5, objects=ObjectsConfig(enabled=False), machines={"press": machine},
+               counters={"boxes": counter})
     sink = CollectingSink()
-    result = analyze_file(factory_clip, "line1", s, None, sink)
+    result = analyze_file(factory_clip, s, None, sink)
     assert result.error is None
 
     states = [(u.event.data["state"], u.event.start) for u in sink.updates
@@ -110,11 +110,10 @@ def test_hourly_statistics_are_stored_and_queryable(factory_clip: Path, tmp_path
     svc = EventService(cfg, db)
     machine = MachineConfig(points=[[0.05, 0.2], [0.35, 0.2], [0.35, 0.7], [0.05, 0.7]],
                             start_after=1.0, idle_after=2.0, stop_after=5.0)
-    s = CameraSettings(motion=MotionConfig(), objects=ObjectsConfig(enabled=False), events=EventsConfig(),
-                       machines={"press": machine}, counters={"boxes": CounterConfig(points=[[0.7, 0.6], [0.7, 1.0]],
-                                                                                    source="motion")}, fps=5)
+    s = camera("line1", fps=5, objects=ObjectsConfig(enabled=False), machines={"press": machine},
+               counters={"boxes": CounterConfig(points=[[0.7, 0.6], [0.7, 1.0]], source="motion")})
     start = datetime(2026, 11, 26, 10, 59, 55, tzinfo=UTC).timestamp()
-    result = analyze_file(factory_clip, "line1", s, None, svc, start_wall=start)
+    result = analyze_file(factory_clip, s, None, svc, start_wall=start)
     uptime = result.analytics.machines["press"].totals["running"]
 
     env = {**os.environ, "COLUMNS": "200"}

@@ -31,7 +31,7 @@ def test_slices_of_one_frame_are_merged_and_missing_stamp_filled() -> None:
         if u:
             out.append(u)
     out.append(asm.flush())
-    frames = [(b"".join(bytes(p) for p in u[0]), u[1], u[2], u[3], u[4]) for u in out if u]
+    frames = [(b"".join(bytes(p) for p in u.packets), u.pts, u.dts, u.duration, u.keyframe) for u in out if u]
     assert frames[0][0] == b"A"  # the unstamped leading unit got the stamp before the next one
     assert frames[0][2] == -3600 and frames[0][4] is True
     assert frames[1][0] == b"B" and frames[1][2] == 0
@@ -43,7 +43,7 @@ def test_out_of_order_units_are_dropped() -> None:
     asm = AccessUnitAssembler(default_duration=1)
     units = [asm.push(_pkt(b"x", t)) for t in (0, 1, 5, 3, 6)]
     units.append(asm.flush())
-    dts = [u[2] for u in units if u]
+    dts = [u.dts for u in units if u]
     assert dts == sorted(dts) and 3 not in dts
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +10,16 @@ import pytest
 from sqlalchemy import inspect
 
 from clearwatch.recording import Retention, RetentionPolicy
-from clearwatch.storage import CameraStatusStore, Database, DatabaseError, HoldStore, SegmentIndex, find_gaps
+from clearwatch.sources.health import HealthSnapshot
+from clearwatch.storage import (
+    CameraStatusStore,
+    Database,
+    DatabaseError,
+    HoldStore,
+    SegmentIndex,
+    StorageUsage,
+    find_gaps,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -45,17 +55,17 @@ def test_segment_lifecycle_and_gaps(db_url: str) -> None:
         "gate/b.mp4", "gate/c.mp4"]
     gaps = find_gaps(segs)
     assert len(gaps) == 1 and gaps[0].seconds == 25
-    assert idx.usage() == {"gate": (2700, 3)}
+    assert idx.usage() == {"gate": StorageUsage(bytes=2700, segments=3)}
     db.dispose()
 
 
 def test_camera_status_upsert(db_url: str) -> None:
     db = _db(db_url)
     store = CameraStatusStore(db)
-    row = {"camera": "gate", "state": "streaming", "recording": "recording", "fps_in": 25.0,
-           "last_frame_at": T0, "connected_since": T0, "reconnects": 0, "last_error": None, "last_error_at": None}
+    row = HealthSnapshot(camera="gate", state="streaming", recording="recording", fps_in=25.0, last_frame_at=T0,
+                         connected_since=T0, reconnects=0, last_error=None, last_error_at=None)
     store.write([row])
-    store.write([{**row, "state": "stalled", "reconnects": 3, "last_error": "no video for 5.0 s"}])
+    store.write([replace(row, state="stalled", reconnects=3, last_error="no video for 5.0 s")])
     (got,) = store.read()
     assert (got.state, got.reconnects, got.last_error) == ("stalled", 3, "no video for 5.0 s")
     db.dispose()

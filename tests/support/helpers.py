@@ -6,7 +6,15 @@ from pathlib import Path
 
 import av
 
-from clearwatch.config import Config, parse_config
+from clearwatch.config import CameraConfig, Config, parse_config
+from clearwatch.config.analytics import DetectConfig
+
+
+def camera(name: str = "test", fps: float | None = None, **sections: object) -> CameraConfig:
+    """A resolved camera for driving analytics directly (its URL is never opened)."""
+    if fps is not None:
+        sections["detect"] = DetectConfig(fps=fps)
+    return CameraConfig.model_validate({"name": name, "url": "rtsp://camera.invalid/stream", **sections})
 
 
 def make_config(data: Path, cameras: dict[str, str], extra: str = "", camera_extra: str = "") -> Config:

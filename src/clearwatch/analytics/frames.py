@@ -8,13 +8,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import av
 import av.error
 import numpy as np
 
 from clearwatch.errors import ClearwatchError
-from clearwatch.sources.packets import StreamPacket
+from clearwatch.sources.packets import StreamPacket, as_packet
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,25 @@ def iter_file_frames(path: Path, camera: str, fps: float, width: int, start_wall
                                  "(the file is truncated)")
 
 
+@dataclass(frozen=True)
+class _Connect:
+    codec: str
+    extradata: bytes | None
+
+
+@dataclass(frozen=True)
+class _Disconnect:
+    pass
+
+
+@dataclass(frozen=True)
+class _Stop:
+    pass
+
+
+_Message = _Connect | _Disconnect | _Stop | StreamPacket
+
+
 class FrameDecoder(threading.Thread):
     """A camera packet sink that decodes on its own thread and hands sampled frames to ``consumer``.
 
@@ -123,7 +143,7 @@ class FrameDecoder(threading.Thread):
         self.on_gap = on_gap
         self.fps = fps
         self.width = width
-        self._q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=queue_size)
+        self._q: queue.Queue[_Message] = queue.Queue(maxsize=queue_size)
         self._resync = False
         self.dropped = 0
         self.frames = 0
@@ -132,28 +152,28 @@ class FrameDecoder(threading.Thread):
 
     def on_connect(self, stream: av.video.stream.VideoStream) -> None:
         cc = stream.codec_context
-        self._put(("connect", (cc.name, cc.extradata)), force=True)
+        self._put(_Connect(cc.name, cc.extradata), force=True)
 
     def on_packet(self, sp: StreamPacket) -> None:
         if self._resync and not sp.keyframe:
             self.dropped += 1
             return
         self._resync = False
-        if not self._put(("packet", sp)):
+        if not self._put(sp):
             self.dropped += 1
             self._resync = True  # a gap in the stream: wait for the next keyframe
 
     def on_disconnect(self) -> None:
-        self._put(("disconnect", None), force=True)
+        self._put(_Disconnect(), force=True)
 
     def stop(self) -> None:
-        self._put(("stop", None), force=True)
+        self._put(_Stop(), force=True)
 
     @property
     def queue_depth(self) -> int:
         return self._q.qsize()
 
-    def _put(self, item: tuple[str, object], force: bool = False) -> bool:
+    def _put(self, item: _Message, force: bool = False) -> bool:
         try:
             if force:
                 self._q.put(item, timeout=1.0)
@@ -166,31 +186,30 @@ class FrameDecoder(threading.Thread):
     # decoder thread ----------------------------------------------------------------------------------
 
     def run(self) -> None:
-        ctx: av.codec.context.CodecContext | None = None
+        ctx: av.VideoCodecContext | None = None
         sampler = FrameSampler(self.fps)
         size: tuple[int, int] | None = None
         while True:
-            kind, payload = self._q.get()
-            if kind == "stop":
+            msg = self._q.get()
+            if isinstance(msg, _Stop):
                 return
-            if kind == "connect":
-                name, extradata = payload  # type: ignore[misc]
-                ctx = av.CodecContext.create(name, "r")
-                if extradata:
-                    ctx.extradata = extradata
+            if isinstance(msg, _Connect):
+                ctx = cast(av.VideoCodecContext, av.CodecContext.create(msg.codec, "r"))
+                if msg.extradata:
+                    ctx.extradata = msg.extradata
                 size = None
                 continue
-            if kind == "disconnect" or ctx is None:
-                if kind == "disconnect" and size is not None and self.on_gap is not None:
+            if isinstance(msg, _Disconnect) or ctx is None:
+                if isinstance(msg, _Disconnect) and size is not None and self.on_gap is not None:
                     try:
                         self.on_gap()
                     except Exception:
                         log.exception("%s: analytics failed to close up after a disconnect", self.camera)
                 ctx, size = None, None
                 continue
-            sp: StreamPacket = payload  # type: ignore[assignment]
+            sp = msg
             try:
-                decoded = ctx.decode(av.Packet(sp.data))
+                decoded = ctx.decode(as_packet(sp.data))
             except av.error.FFmpegError:
                 continue  # a damaged packet; the decoder recovers at the next keyframe
             for frame in decoded:

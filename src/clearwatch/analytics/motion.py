@@ -60,7 +60,7 @@ class MotionDetector:
             self._background = grey.astype(np.float32)
             return Motion(np.zeros((0, 4), np.float32), 0.0, grey, previous, self.scale)
         diff = cv2.absdiff(grey, cv2.convertScaleAbs(self._background))
-        changed = (diff > self.threshold).astype(np.uint8)
+        changed: np.ndarray = (diff > self.threshold).astype(np.uint8)
         if self.allowed is not None:
             changed &= self.allowed
         fraction = float(changed.sum()) / self.allowed_pixels

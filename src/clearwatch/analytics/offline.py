@@ -11,7 +11,8 @@ from pathlib import Path
 from clearwatch.analytics.detectors import Detector
 from clearwatch.analytics.frames import VideoFileError, iter_file_frames
 from clearwatch.analytics.machinery import HourStats
-from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, CameraSettings, FaceLooker, StageTimes
+from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, FaceLooker, StageTimes
+from clearwatch.config.camera import CameraConfig
 from clearwatch.events.model import CounterDelta, Event, EventUpdate
 
 
@@ -51,12 +52,6 @@ class CollectingSink:
     def on_counter(self, delta: CounterDelta) -> None:
         self.counters[delta.name] = (delta.total_in, delta.total_out)
 
-    def on_active(self, camera: str, t: float) -> None:
-        pass
-
-    def on_motion(self, camera: str, t: float) -> None:
-        pass
-
     def add_stats(self, camera: str, pending: dict[tuple[str, str, float], HourStats]) -> None:
         for key, h in pending.items():
             mine = self.stats.setdefault(key, HourStats())
@@ -84,21 +79,23 @@ class AnalysisResult:
         return self.cpu_seconds / self.video_seconds if self.video_seconds else 0.0
 
 
-def analyze_file(path: Path, camera: str, settings: CameraSettings, detector: Detector | None,
-                 sink: AnalyticsSink, *, width: int = 640, start_wall: float = 0.0,
+def analyze_file(path: Path, camera: CameraConfig, detector: Detector | None, sink: AnalyticsSink, *,
+                 start_wall: float = 0.0,
                  progress: Callable[[float, float], None] | None = None,
                  faces: FaceLooker | None = None) -> AnalysisResult:
-    """Run the whole pipeline over ``path``. Times in events are ``start_wall`` + seconds into the file.
+    """Run ``camera``'s pipeline over ``path`` at its detect rate and size. Times in events are ``start_wall``
+    + seconds into the file.
 
     A file that breaks off part-way still yields the events found up to the break; the error is returned
     in ``result.error`` (and a file that cannot be opened at all raises VideoFileError).
     """
-    analytics = CameraAnalytics(camera, settings, detector, sink, faces)
+    analytics = CameraAnalytics(camera, detector, sink, faces)
+    fps = camera.detect.fps
     cpu0, wall0 = time.process_time(), time.monotonic()
     frames, last_t = 0, 0.0
     error: VideoFileError | None = None
     try:
-        for frame in iter_file_frames(path, camera, settings.fps, width, start_wall, progress=progress):
+        for frame in iter_file_frames(path, camera.name, fps, camera.detect.width, start_wall, progress=progress):
             analytics.process(frame)
             frames += 1
             last_t = frame.time
@@ -109,7 +106,7 @@ def analyze_file(path: Path, camera: str, settings: CameraSettings, detector: De
     analytics.finish(last_t)
     return AnalysisResult(
         frames=frames,
-        video_seconds=last_t - start_wall + 1.0 / settings.fps if frames else 0.0,
+        video_seconds=last_t - start_wall + 1.0 / fps if frames else 0.0,
         cpu_seconds=time.process_time() - cpu0,
         wall_seconds=time.monotonic() - wall0,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

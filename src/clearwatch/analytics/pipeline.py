@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,16 +18,7 @@ from clearwatch.analytics.motion import Motion, MotionDetector, polygon_mask
 from clearwatch.analytics.objects import ObjectFinder, label_filter
 from clearwatch.analytics.tracking import ObjectTracker, Track, render_snapshot
 from clearwatch.analytics.zones import Crossing, LoiterChange, ZoneWatcher
-from clearwatch.config import Config
-from clearwatch.config.analytics import (
-    CounterConfig,
-    EventsConfig,
-    LineConfig,
-    MachineConfig,
-    MotionConfig,
-    ObjectsConfig,
-    ZoneConfig,
-)
+from clearwatch.config.camera import CameraConfig
 from clearwatch.events.model import CounterDelta, Event, EventType, EventUpdate
 
 if TYPE_CHECKING:
@@ -41,23 +33,7 @@ class AnalyticsSink(Protocol):
     def on_event(self, update: EventUpdate, snapshot: bytes | None) -> None: ...
     def on_machine(self, camera: str, machine: str, state: dict[str, object]) -> None: ...
     def on_counter(self, delta: CounterDelta) -> None: ...
-    def on_active(self, camera: str, t: float) -> None: ...
-    def on_motion(self, camera: str, t: float) -> None: ...
     def add_stats(self, camera: str, pending: dict[tuple[str, str, float], HourStats]) -> None: ...
-
-
-@dataclass
-class CameraSettings:
-    motion: MotionConfig
-    objects: ObjectsConfig
-    events: EventsConfig
-    zones: dict[str, ZoneConfig] = field(default_factory=dict)
-    lines: dict[str, LineConfig] = field(default_factory=dict)
-    machines: dict[str, MachineConfig] = field(default_factory=dict)
-    counters: dict[str, CounterConfig] = field(default_factory=dict)
-    fps: float = 5.0
-    pre_roll: float = 5.0
-    post_roll: float = 10.0
 
 
 @dataclass
@@ -69,17 +45,6 @@ class StageTimes:
     track: float = 0.0
     rules: float = 0.0
     frames: int = 0
-
-
-def camera_settings(config: Config, camera: str, fps: float | None = None) -> CameraSettings:
-    """A configured camera's analytics settings: its own sections over the global ones."""
-    cam = config.cameras[camera]
-    record = config.record_for(camera)
-    return CameraSettings(
-        motion=config.motion_for(camera), objects=config.objects_for(camera), events=config.events,
-        zones=cam.zones, lines=cam.lines, machines=cam.machines, counters=cam.counters,
-        fps=fps or config.detect_for(camera).fps, pre_roll=record.pre_roll, post_roll=record.post_roll,
-    )
 
 
 def snapshot_name(event: Event) -> str:
@@ -97,11 +62,37 @@ class FaceLooker(Protocol):
     def finish(self, track_id: int) -> Identity | None: ...
 
 
+@dataclass(frozen=True)
+class AnalyticsSummary:
+    frames: int
+    active: dict[str, int]  # label → objects in view now
+    lines: dict[str, dict[str, int]]  # line → {"in": n, "out": n}
+    machines: dict[str, str]  # machine → state
+    detector: bool
+
+
+@dataclass(frozen=True)
+class Published:
+    """What an object event's last message said, to tell when the next one is worth sending."""
+
+    time: float
+    zones: tuple[str, ...]
+    crossings: int
+    label: str
+    quality: float
+
+
 class CameraAnalytics:
-    def __init__(self, camera: str, settings: CameraSettings, detector: Detector | None, sink: AnalyticsSink,
-                 faces: FaceLooker | None = None):
-        self.camera = camera
-        self.s = settings
+    """``record_trigger`` is the camera's recorder's ``trigger`` when it records on motion or on events: the
+    analytics call it directly, as soon as they see what the recording mode waits for."""
+
+    def __init__(self, camera: CameraConfig, detector: Detector | None, sink: AnalyticsSink,
+                 faces: FaceLooker | None = None, record_trigger: Callable[[float], None] | None = None):
+        self.camera = camera.name
+        self.s = camera
+        self.fps = camera.detect.fps
+        self._trigger_motion = record_trigger if camera.record.mode == "motion" else None
+        self._trigger_activity = record_trigger if camera.record.mode == "events" else None
         self.detector = detector
         self.sink = sink
         self.faces = faces
@@ -109,7 +100,7 @@ class CameraAnalytics:
         self.times = StageTimes()
         self._size: tuple[int, int] | None = None
         self.events: dict[int, Event] = {}  # track id → its object event
-        self._published: dict[int, tuple[float, tuple[str, ...], int, str, float]] = {}
+        self._published: dict[int, Published] = {}
         self._loiter_events: dict[tuple[int, str], Event] = {}
         self._machine_events: dict[str, Event] = {}
         self.finished: list[Event] = []
@@ -125,7 +116,7 @@ class CameraAnalytics:
         mask = polygon_mask(self.s.motion.masks, *size) if self.s.motion.masks else None
         self.finder = ObjectFinder(self.detector, self.s.objects, size, mask) if self.detector else None
         labels = self.detector.labels if self.detector else ()
-        self.tracker = ObjectTracker(labels, self.s.objects.min_score, self.s.objects.lost_after, self.s.fps) \
+        self.tracker = ObjectTracker(labels, self.s.objects.min_score, self.s.objects.lost_after, self.fps) \
             if self.detector else None
         self.zones = ZoneWatcher(self.s.zones, self.s.lines, size, labels)
         for name, counts in self._line_counts.items():
@@ -148,7 +139,8 @@ class CameraAnalytics:
         c1 = time.thread_time()
         if motion.any:
             self.motion_frames += 1
-            self.sink.on_motion(self.camera, t)
+            if self._trigger_motion is not None:
+                self._trigger_motion(t)
         seen: list[Track] = []
         ended: list[Track] = []
         if self.finder is not None and self.tracker is not None:
@@ -167,8 +159,8 @@ class CameraAnalytics:
             for tr in monitor.update(motion, t):
                 self._machine_event(tr, monitor.snapshot())
         self._count(seen, motion, t)
-        if any(tr.id in self.events for tr in seen) or self._loiter_events:
-            self.sink.on_active(self.camera, t)
+        if self._trigger_activity is not None and (any(tr.id in self.events for tr in seen) or self._loiter_events):
+            self._trigger_activity(t)
         if self._stats_flushed is None:
             self._stats_flushed = t
         elif t - self._stats_flushed >= STATS_FLUSH:
@@ -215,23 +207,22 @@ class CameraAnalytics:
         if pending:
             self.sink.add_stats(self.camera, pending)
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> AnalyticsSummary:
         """A glance for status displays: what is in view now and what the lines counted."""
         active: dict[str, int] = {}
         for ev in list(self.events.values()):
             active[ev.label] = active.get(ev.label, 0) + 1
         lines = ({n: dict(c) for n, c in self.zones.counts.items()} if self._size is not None
                  else {n: dict(c) for n, c in self._line_counts.items()})
-        machines = {n: m.state for n, m in self.machines.items()} if self._size is not None else {}
-        return {"frames": self.times.frames, "active": active, "lines": lines, "machines": machines,
-                "detector": self.detector is not None}
+        machines = {n: m.state or "unknown" for n, m in self.machines.items()} if self._size is not None else {}
+        return AnalyticsSummary(self.times.frames, active, lines, machines, self.detector is not None)
 
     # events -----------------------------------------------------------------------------------------
 
     def _emit(self, kind: EventType, event: Event, snapshot: bytes | None = None,
               files: dict[str, bytes] | None = None) -> None:
         if kind == "end":
-            event.clip_end = (event.end or event.start) + self.s.post_roll
+            event.clip_end = (event.end or event.start) + self.s.record.post_roll
             self.finished.append(event)
         self.sink.on_event(EventUpdate(kind, event, files or {}), snapshot)
 
@@ -253,22 +244,22 @@ class CameraAnalytics:
                         or tr.max_score < label_filter(self.s.objects, label, "min_score", self.s.objects.min_score):
                     continue
                 ev = Event(self.camera, "object", label, tr.first, track_id=tr.id,
-                           clip_start=tr.first - self.s.pre_roll)
+                           clip_start=tr.first - self.s.record.pre_roll)
                 ev.crossings.extend(tr.pending_crossings)
                 self.events[tr.id] = ev
                 self._fill(ev, tr, w, h)
                 snap = self._snapshot(ev, tr)
                 self._emit("start", ev, snap)
-                self._published[tr.id] = (t, tuple(ev.zones), len(ev.crossings), label, tr.best_quality)
+                self._published[tr.id] = Published(t, tuple(ev.zones), len(ev.crossings), label, tr.best_quality)
                 continue
             self._fill(ev, tr, w, h)
-            last_t, zones, n_cross, last_label, quality = self._published[tr.id]
-            changed = tuple(ev.zones) != zones or len(ev.crossings) != n_cross or label != last_label
-            if changed or (t - last_t >= self.s.events.update_interval and tr.best_quality > quality):
-                snap = self._snapshot(ev, tr) if tr.best_quality > quality else None
+            last = self._published[tr.id]
+            changed = tuple(ev.zones) != last.zones or len(ev.crossings) != last.crossings or label != last.label
+            if changed or (t - last.time >= self.s.events.update_interval and tr.best_quality > last.quality):
+                snap = self._snapshot(ev, tr) if tr.best_quality > last.quality else None
                 self._emit("update", ev, snap)
-                self._published[tr.id] = (t, tuple(ev.zones), len(ev.crossings), label,
-                                          max(quality, tr.best_quality) if snap else quality)
+                self._published[tr.id] = Published(t, tuple(ev.zones), len(ev.crossings), label,
+                                                   max(last.quality, tr.best_quality) if snap else last.quality)
         for tr in ended:
             ev = self.events.pop(tr.id, None)
             published = self._published.pop(tr.id, None)
@@ -276,7 +267,7 @@ class CameraAnalytics:
                 continue
             self._fill(ev, tr, w, h)
             ev.end = tr.last
-            snap = self._snapshot(ev, tr) if published is None or tr.best_quality > published[4] else None
+            snap = self._snapshot(ev, tr) if published is None or tr.best_quality > published.quality else None
             self._emit("end", ev, snap, self._pending_files.pop(tr.id, None))
 
     def _fill(self, ev: Event, tr: Track, w: int, h: int) -> None:
@@ -322,7 +313,7 @@ class CameraAnalytics:
             alert = Event(self.camera, "alert", ident.watchlists[0], t, end=t, score=ev.score, track_id=track_id,
                           zones=list(ev.zones), box=ev.box, identity=ident.person_id, identity_name=ident.name,
                           similarity=ev.similarity, face_snapshot=ev.face_snapshot, snapshot=ev.snapshot,
-                          clip_start=t - self.s.pre_roll,
+                          clip_start=t - self.s.record.pre_roll,
                           data={"watchlists": ident.watchlists, "event": ev.id, "name": ident.name})
             self._emit("start", alert)
             self._emit("end", alert)
@@ -332,7 +323,8 @@ class CameraAnalytics:
             key = (ch.track.id, ch.zone)
             if ch.started:
                 ev = Event(self.camera, "loitering", ch.track.label, ch.since, track_id=ch.track.id,
-                           zones=[ch.zone], score=round(ch.track.max_score, 4), clip_start=ch.since - self.s.pre_roll,
+                           zones=[ch.zone], score=round(ch.track.max_score, 4),
+                           clip_start=ch.since - self.s.record.pre_roll,
                            data={"zone": ch.zone, "limit": self.s.zones[ch.zone].loiter})
                 self._loiter_events[key] = ev
                 self._emit("start", ev, self._snapshot(ev, ch.track))
@@ -347,7 +339,7 @@ class CameraAnalytics:
         if old is not None:
             old.end = tr.at
             self._emit("end", old)
-        ev = Event(self.camera, "machine", tr.machine, tr.at, clip_start=tr.at - self.s.pre_roll,
+        ev = Event(self.camera, "machine", tr.machine, tr.at, clip_start=tr.at - self.s.record.pre_roll,
                    data={"machine": tr.machine, "state": tr.state, "previous": tr.previous})
         self._machine_events[tr.machine] = ev
         self._emit("start", ev)

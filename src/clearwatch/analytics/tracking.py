@@ -3,7 +3,6 @@ stable ids, a label by vote, the best snapshot, a box path, and an end when a tr
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import cv2
@@ -24,7 +23,7 @@ class Track:
     first: float
     last: float
     box: np.ndarray
-    votes: Counter[str] = field(default_factory=Counter)
+    votes: dict[str, float] = field(default_factory=dict)  # label → summed detection scores
     hits: int = 0
     max_score: float = 0.0
     best_quality: float = -1.0
@@ -36,7 +35,7 @@ class Track:
 
     @property
     def label(self) -> str:
-        return self.votes.most_common(1)[0][0] if self.votes else "object"
+        return max(self.votes, key=self.votes.__getitem__) if self.votes else "object"
 
     @property
     def moved(self) -> bool:
@@ -48,7 +47,7 @@ class Track:
         if self.origin is None:
             return False
         size = max(self.box[2] - self.box[0], self.box[3] - self.box[1], 1.0)
-        return float(np.hypot(*(_centre(self.box) - self.origin))) > MOVED_FRACTION * size
+        return bool(float(np.hypot(*(_centre(self.box) - self.origin))) > MOVED_FRACTION * size)
 
 
 def _centre(box: np.ndarray) -> np.ndarray:
@@ -80,8 +79,11 @@ class ObjectTracker:
         tracked = self._tracker.update(sv_dets, timestamp=t)
         seen: list[Track] = []
         w, h = frame.size
+        n = len(tracked)
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, int)
-        for box, score, cls, tid in zip(tracked.xyxy, tracked.confidence, tracked.class_id, ids, strict=True):
+        scores = tracked.confidence if tracked.confidence is not None else np.zeros(n, np.float32)
+        classes = tracked.class_id if tracked.class_id is not None else np.zeros(n, int)
+        for box, score, cls, tid in zip(tracked.xyxy, scores, classes, ids, strict=True):
             if tid < 0:
                 continue
             tr = self.tracks.get(int(tid))
@@ -91,7 +93,8 @@ class ObjectTracker:
             tr.box = box.astype(np.float32)
             tr.last = t
             tr.hits += 1
-            tr.votes[self.labels[int(cls)]] += float(score)
+            label = self.labels[int(cls)]
+            tr.votes[label] = tr.votes.get(label, 0.0) + float(score)
             tr.max_score = max(tr.max_score, float(score))
             if not tr.path or t - tr.path[-1][0] >= PATH_STEP:
                 c = _centre(tr.box)

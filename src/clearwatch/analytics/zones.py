@@ -81,10 +81,10 @@ class ZoneWatcher:
                         self._loitering.add((tr.id, name))
                         loiter.append(LoiterChange(name, tr, True, zones[name], t))
             for name, line in self._lines.items():
-                cfg = self.line_cfg[name]
+                line_cfg = self.line_cfg[name]
                 crossed_in, crossed_out = line.trigger(dets)
                 for tr, i, o in zip(seen, crossed_in, crossed_out, strict=True):
-                    if (i or o) and (not cfg.objects or tr.label in cfg.objects):
+                    if (i or o) and (not line_cfg.objects or tr.label in line_cfg.objects):
                         direction = "in" if i else "out"
                         self.counts[name][direction] += 1
                         crossings.append(Crossing(name, direction, tr, t))

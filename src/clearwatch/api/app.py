@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
@@ -39,7 +40,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
@@ -91,6 +92,13 @@ class WebServer:
             deadline.wait(0.05)
         if not self.server.started:
             raise OSError(f"the web console could not listen on {self.host}:{self.port} (port in use?)")
+
+    @property
+    def bound_port(self) -> int | None:
+        """The port it listens on (the one the system chose when asked for port 0)."""
+        if not self.server.servers:
+            return None
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -1,4 +1,5 @@
-"""What the API needs from the running system, gathered in one object (the service fills it in)."""
+"""What the API needs from the running system, gathered in one object, built complete by whoever serves the API
+(the service, or a console over a database with no cameras running)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clearwatch.analytics.pipeline import AnalyticsSummary
 from clearwatch.api.live import LiveHub
 from clearwatch.config import Config
 from clearwatch.events import EventService
 from clearwatch.governance import AuditLog, Users
-from clearwatch.identity import Registry
-from clearwatch.sources import HealthSnapshot
+from clearwatch.identity import FaceRegistry
+from clearwatch.sources.health import HealthSnapshot, health_of
 from clearwatch.storage import Database, EventStore, SegmentIndex
 
 
-@dataclass
+def _no_health() -> list[HealthSnapshot]:
+    return []
+
+
+def _nothing() -> dict[str, Any]:
+    return {}
+
+
+def _no_summary() -> dict[str, AnalyticsSummary]:
+    return {}
+
+
+@dataclass(frozen=True)
 class AppContext:
     config: Config
     db: Database
@@ -25,11 +39,11 @@ class AppContext:
     index: SegmentIndex
     events: EventStore
     live: LiveHub = field(default_factory=LiveHub)
-    event_service: EventService | None = None
-    registry: Registry | None = None
-    health: Callable[[], list[HealthSnapshot]] = lambda: []
-    analytics_summary: Callable[[], dict[str, dict[str, Any]]] = lambda: {}
-    metrics: Callable[[], dict[str, Any]] = lambda: {}
+    event_service: EventService | None = None  # None: no cameras run in this process
+    registry: FaceRegistry | None = None  # None: no key configured
+    health: Callable[[], list[HealthSnapshot]] = _no_health
+    analytics_summary: Callable[[], dict[str, AnalyticsSummary]] = _no_summary
+    metrics: Callable[[], dict[str, Any]] = _nothing
 
     @property
     def recordings_dir(self) -> Path:
@@ -37,14 +51,19 @@ class AppContext:
 
     @property
     def snapshots_dir(self) -> Path:
-        return self.config.data_dir / "snapshots"
+        return self.config.snapshots_dir
 
     @property
     def cameras(self) -> list[str]:
         return list(self.config.cameras)
 
+    def camera_health(self, cameras: list[str]) -> list[HealthSnapshot]:
+        """Health of ``cameras`` in that order; one this process does not run is offline."""
+        return health_of(cameras, self.health())
+
     @classmethod
     def for_config(cls, config: Config, db: Database | None = None) -> AppContext:
+        """A console over ``config``'s database with no cameras running in this process."""
         db = db or Database(config.database_url)
         return cls(config=config, db=db, users=Users(db), audit=AuditLog(db), index=SegmentIndex(db),
                    events=EventStore(db))

@@ -10,6 +10,13 @@ import cv2
 import numpy as np
 
 
+@dataclass(frozen=True)
+class LiveJpeg:
+    seq: int  # the frame's number on its camera: the same picture twice has the same one
+    time: float
+    data: bytes
+
+
 @dataclass
 class LiveFrame:
     image: np.ndarray
@@ -23,7 +30,7 @@ class LiveHub:
     def __init__(self) -> None:
         self._frames: dict[str, LiveFrame] = {}
         self._lock = threading.Lock()
-        self._jpeg: dict[str, tuple[int, bytes]] = {}  # one encode per frame, however many viewers
+        self._jpeg: dict[str, LiveJpeg] = {}  # one encode per frame, however many viewers
         self._watchers: dict[str, list[Callable[[], None]]] = {}
 
     def publish(self, camera: str, image: np.ndarray, t: float) -> None:
@@ -59,16 +66,15 @@ class LiveHub:
         with self._lock:
             return self._frames.get(camera)
 
-    def jpeg(self, camera: str, quality: int = 80) -> tuple[int, float, bytes] | None:
+    def jpeg(self, camera: str, quality: int = 80) -> LiveJpeg | None:
         frame = self.latest(camera)
         if frame is None:
             return None
         cached = self._jpeg.get(camera)
-        if cached is not None and cached[0] == frame.seq:
-            return frame.seq, frame.time, cached[1]
+        if cached is not None and cached.seq == frame.seq:
+            return cached
         ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             return None
-        data = buf.tobytes()
-        self._jpeg[camera] = (frame.seq, data)
-        return frame.seq, frame.time, data
+        self._jpeg[camera] = got = LiveJpeg(frame.seq, frame.time, buf.tobytes())
+        return got

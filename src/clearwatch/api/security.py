@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -45,7 +46,8 @@ class Principal:
 
 
 def ctx(request: Request) -> AppContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    context: AppContext = request.app.state.ctx
+    return context
 
 
 def client_address(request: Request) -> str | None:
@@ -105,7 +107,7 @@ def principal(request: Request) -> Principal:
     return p
 
 
-def require(perm: Perm):  # type: ignore[no-untyped-def]
+def require(perm: Perm) -> Callable[[Principal], Principal]:
     def check(p: Principal = Depends(principal)) -> Principal:
         if not p.can(perm):
             raise HTTPException(403, f"your role ({p.user.role}) may not {perm.value.replace('_', ' ')}")

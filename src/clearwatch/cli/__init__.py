@@ -8,7 +8,7 @@ import sys
 from clearwatch.cli.app import app
 from clearwatch.cli.common import err_console
 from clearwatch.errors import ClearwatchError, ConfigError
-from clearwatch.identity.registry import EnrolmentError
+from clearwatch.identity.errors import EnrolmentError
 
 
 def main() -> None:

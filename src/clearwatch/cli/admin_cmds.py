@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
 from clearwatch.errors import ClearwatchError
-from clearwatch.governance import Actor, AuditLog, Role, Users
+from clearwatch.governance.roles import Role
+
+if TYPE_CHECKING:
+    from clearwatch.governance import Actor
+
 
 users_app = typer.Typer(no_args_is_help=True, help="Console and API users.")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 
 
 def cli_actor() -> Actor:
+    from clearwatch.governance import Actor
+
     return Actor(f"cli:{getpass.getuser()}", "admin", "local")
 
 
@@ -29,6 +36,8 @@ def users_create(
     config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption,
 ) -> None:
     """Create a user. Without --password-stdin a strong password is generated and printed once."""
+    from clearwatch.governance import AuditLog, Users
+
     cfg = resolve_config(config, data)
     unknown = [c for c in camera if c not in cfg.cameras]
     if unknown and cfg.cameras:
@@ -47,6 +56,8 @@ def users_create(
 
 @users_app.command("list")
 def users_list(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    from clearwatch.governance import Users
+
     users = Users(open_db(resolve_config(config, data))).all()
     if json:
         print_json([{"name": u.name, "role": u.role, "cameras": u.cameras, "disabled": u.disabled} for u in users])
@@ -60,6 +71,8 @@ def users_list(config: Path | None = ConfigOption, data: Path | None = DataOptio
 @users_app.command("passwd")
 def users_passwd(name: str, config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
     """Set a user's password (asked twice, not echoed)."""
+    from clearwatch.governance import AuditLog, Users
+
     db = open_db(resolve_config(config, data))
     password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
     Users(db).set_password(name, password)
@@ -69,6 +82,8 @@ def users_passwd(name: str, config: Path | None = ConfigOption, data: Path | Non
 
 @users_app.command("delete")
 def users_delete(name: str, config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
+    from clearwatch.governance import AuditLog, Users
+
     db = open_db(resolve_config(config, data))
     if not Users(db).delete(name):
         raise ClearwatchError(f"no user {name!r}")
@@ -79,6 +94,8 @@ def users_delete(name: str, config: Path | None = ConfigOption, data: Path | Non
 @audit_app.command("verify")
 def audit_verify(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
     """Check the whole hash chain; exit 1 naming where it breaks."""
+    from clearwatch.governance import AuditLog
+
     log = AuditLog(open_db(resolve_config(config, data)))
     v = log.verify()
     if json:
@@ -95,6 +112,8 @@ def audit_verify(config: Path | None = ConfigOption, data: Path | None = DataOpt
 @audit_app.command("list")
 def audit_list(limit: int = typer.Option(50, min=1), actor: str | None = None, action: str | None = None,
                config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    from clearwatch.governance import AuditLog
+
     rows = AuditLog(open_db(resolve_config(config, data))).list(limit, None, actor, action)
     if json:
         print_json([{k: getattr(r, k) for k in ("id", "ts", "actor", "role", "action", "target", "detail",

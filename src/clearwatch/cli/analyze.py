@@ -6,35 +6,34 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from clearwatch.analytics import camera_settings, create_detector
-from clearwatch.analytics.offline import CollectingSink, analyze_file
-from clearwatch.analytics.pipeline import CameraSettings
 from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, err_console, resolve_config
-from clearwatch.config import Config
-from clearwatch.config.models import RECORD_DEFAULTS
 from clearwatch.errors import ClearwatchError
-from clearwatch.events.model import Event
+
+if TYPE_CHECKING:
+    from clearwatch.analytics.offline import CollectingSink
+    from clearwatch.config import CameraConfig, Config
+    from clearwatch.events.model import Event
 
 
-def settings_for(config: Config, camera: str | None, fps: float | None) -> tuple[str, CameraSettings, int]:
-    """A configured camera's analytics settings (its zones, lines, machines), or the global defaults."""
+def camera_for(config: Config, file: Path, camera: str | None, fps: float | None) -> CameraConfig:
+    """A configured camera (its zones, lines, machines) reading ``file``, or the site-wide sections alone."""
     if camera is not None:
         if camera not in config.cameras:
             known = ", ".join(config.cameras) or "none"
             raise ClearwatchError(f"camera {camera!r} is not in the config (cameras: {known})")
-        return camera, camera_settings(config, camera, fps), config.detect_for(camera).width
-    record = config.record
-    pre = record.pre_roll if record.pre_roll is not None else RECORD_DEFAULTS.pre_roll
-    post = record.post_roll if record.post_roll is not None else RECORD_DEFAULTS.post_roll
-    settings = CameraSettings(motion=config.motion, objects=config.objects, events=config.events,
-                              fps=fps or config.detect.fps, pre_roll=pre or 0.0, post_roll=post or 0.0)
-    return "file", settings, config.detect.width
+        cam = config.cameras[camera]
+    else:
+        if not file.is_file():
+            raise ClearwatchError(f"{file}: file not found")
+        cam = config.file_camera(file.absolute())
+    if fps is not None:
+        cam = cam.model_copy(update={"detect": cam.detect.model_copy(update={"fps": fps})})
+    return cam
 
 
 def event_line(ev: Event) -> dict[str, Any]:
@@ -64,23 +63,25 @@ def analyze(
 
     Times are seconds from the start of the file. With --json: one JSON object per event, as events end.
     """
+    from clearwatch.analytics import create_detector
+    from clearwatch.analytics.offline import CollectingSink, analyze_file
+
     cfg = resolve_config(config, data)
     if camera is None and config is not None:
         stem = re.sub(r"[^A-Za-z0-9_-]", "_", file.stem)[:64]
         camera = stem if stem in cfg.cameras else None
-    name, settings, width = settings_for(cfg, camera, fps)
+    cam = camera_for(cfg, file, camera, fps)
     detector = None
-    if settings.objects.enabled:
-        detector = create_detector(settings.objects.detector, settings.objects.model, settings.objects.sha256,
-                                   settings.objects.input_size, settings.objects.threads)
-    snap_dir = None if no_snapshots else (snapshots or cfg.data_dir / "snapshots")
-    faces_cfg = cfg.faces_for(camera) if camera else cfg.faces
+    if cam.objects.enabled:
+        o = cam.objects
+        detector = create_detector(o.detector, o.model, o.sha256, o.input_size, o.threads)
+    snap_dir = None if no_snapshots else (snapshots or cfg.snapshots_dir)
     recognizer = None
-    if faces if faces is not None else faces_cfg.enabled:
+    if faces if faces is not None else cam.faces.enabled:
         from clearwatch.cli.people import open_registry
         from clearwatch.faces.recognizer import FaceRecognizer
 
-        recognizer = FaceRecognizer(open_registry(cfg), faces_cfg)
+        recognizer = FaceRecognizer(open_registry(cfg), cam.faces)
 
     def emit(ev: Event) -> None:
         if json_out:
@@ -89,13 +90,15 @@ def analyze(
 
     sink = CollectingSink(snapshots_dir=snap_dir, on_end=emit)
     if err_console.is_terminal:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
         with Progress(TextColumn("analysing {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeRemainingColumn(), console=err_console, transient=True) as bar:
             task = bar.add_task(file.name, total=1.0)
-            result = analyze_file(file, name, settings, detector, sink, width=width, faces=recognizer,
+            result = analyze_file(file, cam, detector, sink, faces=recognizer,
                                   progress=lambda t, d: bar.update(task, completed=t / d if d else 0))
     else:
-        result = analyze_file(file, name, settings, detector, sink, width=width, faces=recognizer)
+        result = analyze_file(file, cam, detector, sink, faces=recognizer)
     if not json_out:
         _print_table(sink, result.frames, result.video_seconds, result.cpu_per_video_second)
     if result.error is not None:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from clearwatch.cli.admin_cmds import audit_app, cli_actor, users_app
@@ -27,14 +23,10 @@ from clearwatch.cli.common import (
 from clearwatch.cli.events_cmds import events_app, machines_app
 from clearwatch.cli.fingers import fingers_app
 from clearwatch.cli.people import faces_app, keys_app, people_app
-from clearwatch.config import load_config
-from clearwatch.config.units import format_size
+from clearwatch.cli.running import run_until_signalled
 from clearwatch.errors import ClearwatchError
-from clearwatch.governance import AuditLog
-from clearwatch.recording import Retention, export_range
-from clearwatch.service import Service, retention_policy
-from clearwatch.storage import CameraStatusStore, HoldStore, SegmentIndex, find_gaps
 from clearwatch.timeparse import fmt_time, parse_time
+from clearwatch.units import format_size
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Clearwatch: self-hosted, accountable video surveillance.")
@@ -60,28 +52,12 @@ app.add_typer(fingers_app, name="fingers")
 
 # run ---------------------------------------------------------------------------------------------
 
-def run_until_signalled(service: Service, duration: float | None = None,
-                        on_tick: callable | None = None) -> None:  # type: ignore[valid-type]
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    if not service.started:
-        service.start()
-    deadline = time.monotonic() + duration if duration else None
-    try:
-        while not stop.wait(1.0):
-            if on_tick:
-                on_tick()
-            if deadline and time.monotonic() >= deadline:
-                break
-    finally:
-        console.print("[dim]stopping cameras…[/dim]")
-        service.stop()
-
-
 @app.command()
 def run(config: Path = typer.Argument(..., help="YAML config file.")) -> None:
     """Run Clearwatch: record every configured camera until stopped (Ctrl-C or SIGTERM)."""
+    from clearwatch.config import load_config
+    from clearwatch.service import Service
+
     cfg = load_config(config)
     setup_logging(cfg.logging.level)
     if not cfg.cameras:
@@ -106,6 +82,8 @@ def demo(
 @config_app.command("check")
 def config_check(file: Path = typer.Argument(..., help="YAML config file.")) -> None:
     """Validate a config file; print every problem with its path and line."""
+    from clearwatch.config import load_config
+
     cfg = load_config(file)
     console.print(f"[green]ok[/green] {file}: {len(cfg.cameras)} camera(s), data in {cfg.data_dir}")
 
@@ -115,37 +93,26 @@ def config_check(file: Path = typer.Argument(..., help="YAML config file.")) -> 
 @app.command()
 def cameras(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
     """Camera health as reported by the running service."""
+    from clearwatch.sources.health import health_of
+    from clearwatch.storage import CameraStatusStore
+
     cfg = resolve_config(config, data)
-    db = open_db(cfg)
-    rows = CameraStatusStore(db).read()
-    now = datetime.now(UTC)
-    out = []
-    for r in rows:
-        stale = (now - r.updated_at).total_seconds() > STALE_AFTER
-        out.append({
-            "camera": r.camera, "state": "offline" if stale and r.state != "stopped" else r.state,
-            "recording": r.recording, "fps_in": r.fps_in, "last_frame_at": r.last_frame_at,
-            "connected_since": r.connected_since, "reconnects": r.reconnects, "last_error": r.last_error,
-            "last_error_at": r.last_error_at, "updated_at": r.updated_at, "service_running": not stale,
-        })
-    for name in cfg.cameras:
-        if name not in {r["camera"] for r in out}:
-            out.append({"camera": name, "state": "never-started", "recording": "off", "fps_in": 0.0,
-                        "last_frame_at": None, "connected_since": None, "reconnects": 0, "last_error": None,
-                        "last_error_at": None, "updated_at": None, "service_running": False})
+    reported = CameraStatusStore(open_db(cfg)).read(stale_after=STALE_AFTER)
+    names = list(cfg.cameras) + [h.camera for h in reported if h.camera not in cfg.cameras]
+    out = health_of(names, reported)
     if json:
-        print_json(out)
+        print_json([h.as_dict() | {"service_running": h.state != "offline"} for h in out])
         return
     if not out:
-        console.print("no cameras have reported yet (is `clearwatch run` going?)")
+        console.print("no cameras configured or reported (is `clearwatch run` going?)")
         return
     table = Table("camera", "state", "recording", "fps in", "last frame", "reconnects", "last error")
     colours = {"streaming": "green", "stalled": "red", "reconnecting": "yellow", "connecting": "yellow",
                "offline": "dim"}
-    for r in out:
-        c = colours.get(r["state"], "white")
-        table.add_row(r["camera"], f"[{c}]{r['state']}[/{c}]", r["recording"], f"{r['fps_in']:.1f}",
-                      fmt_time(r["last_frame_at"]), str(r["reconnects"]), r["last_error"] or "")
+    for h in out:
+        c = colours.get(h.state, "white")
+        table.add_row(h.camera, f"[{c}]{h.state}[/{c}]", h.recording, f"{h.fps_in:.1f}", fmt_time(h.last_frame_at),
+                      str(h.reconnects), h.last_error or "")
     console.print(table)
 
 
@@ -162,6 +129,8 @@ def recordings_list(
     json: bool = JsonOption,
 ) -> None:
     """Recorded segments, and the gaps between them."""
+    from clearwatch.storage import SegmentIndex, find_gaps
+
     cfg = resolve_config(config, data)
     index = SegmentIndex(open_db(cfg))
     segs = index.list(camera, parse_time(since) if since else None, parse_time(until) if until else None)
@@ -211,6 +180,12 @@ def export(
     json: bool = JsonOption,
 ) -> None:
     """Join a camera's recordings over a time range into one MP4 (no re-encoding)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from clearwatch.governance import AuditLog
+    from clearwatch.recording import export_range
+    from clearwatch.storage import HoldStore, SegmentIndex
+
     if len(why.strip()) < 5:
         raise ClearwatchError("--why needs a real justification (at least 5 characters)")
     cfg = resolve_config(config, data)
@@ -243,6 +218,9 @@ def export(
 def retention_cmd(config: Path | None = ConfigOption, data: Path | None = DataOption,
                   json: bool = JsonOption) -> None:
     """Apply the retention policy now (the service also does this periodically)."""
+    from clearwatch.recording import Retention, retention_policy
+    from clearwatch.storage import HoldStore, SegmentIndex
+
     cfg = resolve_config(config, data)
     db = open_db(cfg)
     report = Retention(cfg.recordings_dir, SegmentIndex(db), HoldStore(db), retention_policy(cfg)).run_once()
@@ -263,6 +241,8 @@ def holds_add(
     config: Path | None = ConfigOption, data: Path | None = DataOption,
 ) -> None:
     """Keep footage from retention, e.g. as evidence."""
+    from clearwatch.storage import HoldStore
+
     cfg = resolve_config(config, data)
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     hold_id = HoldStore(open_db(cfg)).add("evidence", camera, parse_time(start), parse_time(end), reason, "cli",
@@ -273,23 +253,26 @@ def holds_add(
 @holds_app.command("list")
 def holds_list(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
     """Active holds."""
+    from clearwatch.storage import HoldStore
+
     cfg = resolve_config(config, data)
     holds = HoldStore(open_db(cfg)).active()
-    rows = [{"id": h.id, "kind": h.kind, "camera": h.camera, "start": h.start, "end": h.end, "reason": h.reason,
-             "created_by": h.created_by, "expires_at": h.expires_at} for h in holds]
     if json:
-        print_json(rows)
+        print_json([{"id": h.id, "kind": h.kind, "camera": h.camera, "start": h.start, "end": h.end,
+                     "reason": h.reason, "created_by": h.created_by, "expires_at": h.expires_at} for h in holds])
         return
     table = Table("id", "kind", "camera", "start", "end", "reason", "expires")
-    for r in rows:
-        table.add_row(str(r["id"]), r["kind"], r["camera"] or "all", fmt_time(r["start"]), fmt_time(r["end"]),
-                      r["reason"], fmt_time(r["expires_at"]))
+    for h in holds:
+        table.add_row(str(h.id), h.kind, h.camera or "all", fmt_time(h.start), fmt_time(h.end), h.reason,
+                      fmt_time(h.expires_at))
     console.print(table)
 
 
 @holds_app.command("remove")
 def holds_remove(hold_id: int, config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
     """Release a hold."""
+    from clearwatch.storage import HoldStore
+
     cfg = resolve_config(config, data)
     if not HoldStore(open_db(cfg)).remove(hold_id):
         raise typer.BadParameter(f"no hold {hold_id}")

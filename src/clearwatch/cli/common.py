@@ -7,14 +7,14 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
-from clearwatch.config import Config, default_config, load_config
-from clearwatch.storage import Database
+if TYPE_CHECKING:
+    from clearwatch.config import Config
+    from clearwatch.storage import Database
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -30,6 +30,9 @@ JsonOption = typer.Option(False, "--json", help="Machine-readable JSON output.")
 
 
 def resolve_config(config: Path | None, data: Path | None = None) -> Config:
+    """The ``--config`` file, else ./clearwatch.yaml, else the defaults with data under ``data``."""
+    from clearwatch.config import default_config, load_config
+
     if config is not None:
         return load_config(config)
     if Path("clearwatch.yaml").is_file() and data is None:
@@ -38,12 +41,16 @@ def resolve_config(config: Path | None, data: Path | None = None) -> Config:
 
 
 def open_db(cfg: Config) -> Database:
+    from clearwatch.storage import Database
+
     db = Database(cfg.database_url)
     db.migrate()
     return db
 
 
 def setup_logging(level: str = "info") -> None:
+    from rich.logging import RichHandler
+
     logging.basicConfig(
         level=level.upper(), format="%(name)s: %(message)s", datefmt="%H:%M:%S",
         handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=False)], force=True,

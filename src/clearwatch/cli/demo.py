@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.live import Live
 from rich.progress import Progress
 from rich.table import Table
 
-from clearwatch.cli.app import run_until_signalled
 from clearwatch.cli.common import console
-from clearwatch.config import parse_config
-from clearwatch.config.units import format_size
-from clearwatch.governance import Actor, AuditLog, Users
-from clearwatch.media import find_demo_clip, find_shared_models, test_pattern, transcode_h264
-from clearwatch.service import Service
-from clearwatch.storage import EventStore
+from clearwatch.cli.running import run_until_signalled
+from clearwatch.units import format_size
+
+if TYPE_CHECKING:
+    from clearwatch.service import Service
+
 
 
 def prepare_clip(data: Path) -> tuple[Path, str]:
+    from clearwatch.media import find_demo_clip, test_pattern, transcode_h264
+
     cache = data / "demo"
     src = find_demo_clip()
     if src is None:
@@ -37,25 +39,29 @@ def prepare_clip(data: Path) -> tuple[Path, str]:
 
 
 def _status(service: Service) -> Table:
+    from clearwatch.storage import EventStore, StorageUsage
+
     table = Table("camera", "state", "recording", "fps in", "segments", "stored", "events", "in view now",
                   "line 'path' in/out")
     usage = service.index.usage()
     store = EventStore(service.db)
     for h in service.health():
-        size, count = usage.get(h.camera, (0, 0))
+        used = usage.get(h.camera, StorageUsage())
         analytics = service.units[h.camera].analytics
         seen = counts = ""
         if analytics is not None:
             info = analytics.summary()
-            seen = ", ".join(f"{n} {label}" for label, n in info["active"].items()) or "-"  # type: ignore[attr-defined]
-            path = info["lines"].get("path")  # type: ignore[attr-defined]
+            seen = ", ".join(f"{n} {label}" for label, n in info.active.items()) or "-"
+            path = info.lines.get("path")
             counts = f"{path['in']}/{path['out']}" if path else ""
-        table.add_row(h.camera, h.state, h.recording, f"{h.fps_in:.1f}", str(count), format_size(size),
+        table.add_row(h.camera, h.state, h.recording, f"{h.fps_in:.1f}", str(used.segments), format_size(used.bytes),
                       str(store.count(h.camera)), seen, counts)
     return table
 
 
 def _admin(service: Service) -> None:
+    from clearwatch.governance import Actor, AuditLog, Users
+
     users = Users(service.db)
     url = f"http://{service.config.web.host}:{service.web_port}/"
     if not users.all():
@@ -68,8 +74,14 @@ def _admin(service: Service) -> None:
 
 
 def run_demo(duration: float, data: Path) -> None:
+    from clearwatch.media import find_shared_models
+    from clearwatch.service import Service
+    from clearwatch.storage import EventStore
+
     data.mkdir(parents=True, exist_ok=True)
     clip, what = prepare_clip(data)
+    from clearwatch.config import parse_config
+
     config = parse_config(
         f"data_dir: {data}\n"
         "retention: {days: 1}\n"

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
-from clearwatch.storage import EventStore, StatsStore
 from clearwatch.timeparse import fmt_time, parse_time
 
 events_app = typer.Typer(no_args_is_help=True, help="Analytics events (objects, loitering, machines).")
@@ -29,6 +28,8 @@ def events_list(
     json: bool = JsonOption,
 ) -> None:
     """The newest events first."""
+    from clearwatch.storage import EventStore
+
     cfg = resolve_config(config, data)
     rows = EventStore(open_db(cfg)).list(camera, label, kind, parse_time(since) if since else None,
                                          parse_time(until) if until else None, limit)
@@ -63,6 +64,8 @@ def machines_stats(
     json: bool = JsonOption,
 ) -> None:
     """Per hour: each machine's running / idle / stopped time, starts and stops; each counter's items."""
+    from clearwatch.storage import StatsStore
+
     cfg = resolve_config(config, data)
     rows = StatsStore(open_db(cfg)).hours(camera, name, None, parse_time(since) if since else None,
                                           parse_time(until) if until else None)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 import typer
 
 from clearwatch.cli.admin_cmds import cli_actor
@@ -20,11 +19,11 @@ from clearwatch.cli.common import (
     resolve_config,
 )
 from clearwatch.errors import ClearwatchError
-from clearwatch.fingerprints import Template, TemplateError, extract, load_fingerprint
-from clearwatch.fingerprints.extractor import Extraction
-from clearwatch.governance import AuditLog
-from clearwatch.identity import Cipher, load_key
-from clearwatch.identity.fingers import FINGERS, FingerRegistry, estimated_fmr
+
+if TYPE_CHECKING:
+    from clearwatch.fingerprints import Template
+    from clearwatch.identity.fingers import FingerRegistry
+
 
 fingers_app = typer.Typer(no_args_is_help=True, help="Fingerprints: templates, matching, the registry.")
 DpiOption = typer.Option(None, "--dpi", min=250, max=1500, help="Image resolution (default: the file's, or 500).")
@@ -33,6 +32,8 @@ TEMPLATE_SUFFIXES = {".iso", ".ist", ".fmr", ".cwfp", ".tpl"}
 
 def read_template(path: Path, dpi: float | None = None) -> Template:
     """A template from an ISO 19794-2 / native template file, or extracted from an image."""
+    from clearwatch.fingerprints import Template, TemplateError, extract, load_fingerprint
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -43,10 +44,13 @@ def read_template(path: Path, dpi: float | None = None) -> Template:
         except TemplateError as exc:
             raise ClearwatchError(f"{path.name}: {exc}") from None
     image, resolution = load_fingerprint(data, path.name, dpi)
-    return extract(image, resolution)  # type: ignore[return-value]
+    return extract(image, resolution)
 
 
 def _registry(config: Path | None, data: Path | None) -> FingerRegistry:
+    from clearwatch.identity import Cipher, load_key
+    from clearwatch.identity.fingers import FingerRegistry
+
     cfg = resolve_config(config, data)
     reg = FingerRegistry(open_db(cfg), Cipher(load_key(cfg.identity.key_file, cfg.identity.key_env)))
     reg.start()
@@ -83,8 +87,13 @@ def fingers_compare(probe: Path, gallery: list[Path], dpi: float | None = DpiOpt
 @fingers_app.command("show")
 def fingers_show(image: Path, out: Path, dpi: float | None = DpiOption) -> None:
     """Draw the minutiae (endings green, bifurcations blue) and the skeleton on the image."""
+    import cv2
+    import numpy as np
+
+    from clearwatch.fingerprints import extract, load_fingerprint
+
     grey, resolution = load_fingerprint(image, image.name, dpi)
-    e: Extraction = extract(grey, resolution, detail=True)  # type: ignore[assignment]
+    e = extract(grey, resolution, detail=True)
     base = cv2.resize(grey, (e.skeleton.shape[1], e.skeleton.shape[0])) if grey.shape != e.skeleton.shape else grey
     vis = cv2.cvtColor(base, cv2.COLOR_GRAY2BGR)
     vis[e.skeleton] = (0, 0, 220)
@@ -104,6 +113,12 @@ def fingers_enrol(person: str, finger: int = typer.Argument(..., min=1, max=10, 
                   keep_image: bool = typer.Option(False, "--keep-image", help="Store the image too (encrypted)."),
                   config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
     """Add a fingerprint to an enrolled person."""
+    import cv2
+
+    from clearwatch.fingerprints import load_fingerprint
+    from clearwatch.governance import AuditLog
+    from clearwatch.identity.fingers import FINGERS
+
     reg = _registry(config, data)
     t = read_template(source, dpi)
     png = None
@@ -123,6 +138,9 @@ def fingers_verify(person: str, source: Path, finger: int | None = typer.Option(
                    dpi: float | None = DpiOption, config: Path | None = ConfigOption, data: Path | None = DataOption,
                    json: bool = JsonOption) -> None:
     """1:1 — is this the person's finger?"""
+    from clearwatch.governance import AuditLog
+    from clearwatch.identity.fingers import estimated_fmr
+
     reg = _registry(config, data)
     s = reg.verify(person, read_template(source, dpi), finger)
     AuditLog(reg.db).append(cli_actor(), "biometric.finger_verify", person, {"score": round(s, 4)})
@@ -139,6 +157,9 @@ def fingers_identify(source: Path, top: int = typer.Option(5, "--top", min=1, ma
                      config: Path | None = ConfigOption, data: Path | None = DataOption,
                      json: bool = JsonOption) -> None:
     """1:N — whose finger is this? The best candidates."""
+    from clearwatch.governance import AuditLog
+    from clearwatch.identity.fingers import estimated_fmr
+
     reg = _registry(config, data)
     cands = reg.identify(read_template(source, dpi), top)
     AuditLog(reg.db).append(cli_actor(), "biometric.finger_identify", source.name,

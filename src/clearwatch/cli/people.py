@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -19,30 +20,32 @@ from clearwatch.cli.common import (
     print_json,
     resolve_config,
 )
-from clearwatch.config import Config
 from clearwatch.errors import ClearwatchError
-from clearwatch.faces import FaceEngine, load_image
-from clearwatch.faces.images import read_bytes
-from clearwatch.governance import AuditLog
-from clearwatch.identity import Cipher, Photo, Registry, create_key_file, load_key, main_face
-from clearwatch.identity.registry import EnrolmentError
+from clearwatch.identity.errors import EnrolmentError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from clearwatch.config import Config
+    from clearwatch.faces import FaceEngine, FaceShot
+    from clearwatch.identity import FaceRegistry, Photo
+
 
 people_app = typer.Typer(no_args_is_help=True, help="Enrolled people (the identity registry).")
 faces_app = typer.Typer(no_args_is_help=True, help="Face identification, verification and search.")
 keys_app = typer.Typer(no_args_is_help=True, help="The encryption key for biometric data.")
 
 
-def open_registry(cfg: Config) -> Registry:
-    ident = cfg.identity
-    key = load_key(ident.key_file, ident.key_env)
-    registry = Registry(open_db(cfg), Cipher(key), min_quality=ident.min_enrol_quality,
-                        operating_point=ident.operating_point, exact_below=ident.exact_search_below)
-    registry.start()
-    return registry
+def open_registry(cfg: Config) -> FaceRegistry:
+    from clearwatch.identity import open_face_registry
+
+    return open_face_registry(cfg, open_db(cfg))
 
 
 def _audit_quietly(cfg: Config, action: str, target: str, detail: dict[str, object]) -> None:
     """Evaluation commands work on files alone; they are audited when the data directory allows it."""
+    from clearwatch.governance import AuditLog
+
     try:
         AuditLog(open_db(cfg)).append(cli_actor(), action, target, detail)
     except ClearwatchError as exc:
@@ -50,6 +53,9 @@ def _audit_quietly(cfg: Config, action: str, target: str, detail: dict[str, obje
 
 
 def _read(path: Path) -> Photo:
+    from clearwatch.faces.images import read_bytes
+    from clearwatch.identity import Photo
+
     return Photo(path.name, read_bytes(path))
 
 
@@ -66,6 +72,8 @@ def _person_dict(p: object, templates: int | None = None) -> dict[str, object]:
 @keys_app.command("create")
 def keys_create(path: Path = typer.Argument(..., help="Where to write the new key (mode 600).")) -> None:
     """Make a new random AES-256 key. Keep it safe and backed up: without it the templates are unreadable."""
+    from clearwatch.identity import create_key_file
+
     create_key_file(path)
     console.print(f"wrote a new key to {path}; point identity.key_file at it (or put its text in $CLEARWATCH_KEY)")
 
@@ -87,6 +95,8 @@ def people_enrol(
     json: bool = JsonOption,
 ) -> None:
     """Enrol a person from photos. All photos are checked first; if any is refused, nothing is stored."""
+    from clearwatch.governance import AuditLog
+
     registry = open_registry(resolve_config(config, data))
     items = [_read(p) for p in photos]
     try:
@@ -122,21 +132,22 @@ def people_list(config: Path | None = ConfigOption, data: Path | None = DataOpti
 def people_show(person: str = typer.Argument(..., help="Person id (or external reference)."),
                 config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
     """One person and their templates (quality, source photo)."""
+    from clearwatch.governance import AuditLog
+
     registry = open_registry(resolve_config(config, data))
     p = registry.get(person)
     templates = registry.templates(p.id)
     AuditLog(registry.db).append(cli_actor(), "biometric.view", p.id)
-    info = _person_dict(p, len(templates)) | {"face_templates": [
-        {"id": t.id, "quality": t.quality, "source": t.source, "model": t.model, "created_at": t.created_at}
-        for t in templates]}
+    info = _person_dict(p, len(templates))
     if json:
-        print_json(info)
+        print_json(info | {"face_templates": [
+            {"id": t.id, "quality": t.quality, "source": t.source, "model": t.model, "created_at": t.created_at}
+            for t in templates]})
         return
     for k, v in info.items():
-        if k != "face_templates":
-            console.print(f"{k}: {v}")
-    for t in info["face_templates"]:  # type: ignore[attr-defined]
-        console.print(f"  template {t['id']}: quality {t['quality']:.2f} from {t['source']}")
+        console.print(f"{k}: {v}")
+    for t in templates:
+        console.print(f"  template {t.id}: quality {t.quality:.2f} from {t.source}")
 
 
 @people_app.command("delete")
@@ -144,6 +155,8 @@ def people_delete(person: str = typer.Argument(..., help="Person id (or external
                   config: Path | None = ConfigOption, data: Path | None = DataOption,
                   json: bool = JsonOption) -> None:
     """Erase a person: their record, templates and face crops, from the database and the live index."""
+    from clearwatch.governance import AuditLog
+
     registry = open_registry(resolve_config(config, data))
     p = registry.get(person)
     registry.delete(p.id)
@@ -156,12 +169,21 @@ def people_delete(person: str = typer.Argument(..., help="Person id (or external
 
 # faces ---------------------------------------------------------------------------------------------
 
-def _shot(engine: FaceEngine, path: Path) -> object:
+def _shot(engine: FaceEngine, path: Path) -> FaceShot:
+    from clearwatch.faces import load_image
+    from clearwatch.identity import main_face
+
     image = load_image(path, path.name)
     shot = main_face(engine.analyse(image))
     if shot is None:
         raise ClearwatchError(f"{path.name}: no face found")
     return shot
+
+
+def _embedding(shot: FaceShot, path: Path) -> np.ndarray:
+    if shot.embedding is None:
+        raise ClearwatchError(f"{path.name}: the face could not be embedded")
+    return shot.embedding
 
 
 @faces_app.command("identify")
@@ -170,24 +192,23 @@ def faces_identify(photo: Path = typer.Argument(..., help="Photo of the person t
                    config: Path | None = ConfigOption, data: Path | None = DataOption,
                    json: bool = JsonOption) -> None:
     """Who is this? The most similar enrolled people for the photo's main face."""
+    from clearwatch.governance import AuditLog
+
     registry = open_registry(resolve_config(config, data))
     shot = _shot(registry.engine, photo)
-    if shot.embedding is None:  # type: ignore[attr-defined]
-        raise ClearwatchError(f"{photo.name}: the face could not be embedded")
-    cands = registry.identify(shot.embedding, top)  # type: ignore[attr-defined]
+    cands = registry.identify(_embedding(shot, photo), top)
     AuditLog(registry.db).append(cli_actor(), "biometric.search", photo.name,
                                  {"matches": [c.person_id for c in cands if c.similarity >= registry.threshold]})
-    out = [{"person_id": c.person_id, "name": c.name, "similarity": round(c.similarity, 4),
-            "match": c.similarity >= registry.threshold, "watchlists": c.watchlists} for c in cands]
     if json:
-        print_json({"threshold": registry.threshold, "quality": shot.quality.score,  # type: ignore[attr-defined]
-                    "candidates": out})
+        print_json({"threshold": registry.threshold, "quality": shot.quality.score, "candidates": [
+            {"person_id": c.person_id, "name": c.name, "similarity": round(c.similarity, 4),
+             "match": c.similarity >= registry.threshold, "watchlists": c.watchlists} for c in cands]})
         return
-    if not out or not out[0]["match"]:
+    if not cands or cands[0].similarity < registry.threshold:
         console.print(f"no enrolled person matches (threshold {registry.threshold})")
-    for c in out:
-        console.print(f"{'MATCH ' if c['match'] else '      '}{c['name']} ({c['person_id'][:12]}) "  # type: ignore[index]
-                      f"similarity {c['similarity']:.3f}")
+    for c in cands:
+        console.print(f"{'MATCH ' if c.similarity >= registry.threshold else '      '}{c.name} ({c.person_id[:12]}) "
+                      f"similarity {round(c.similarity, 4):.3f}")
 
 
 @faces_app.command("verify")
@@ -196,12 +217,13 @@ def faces_verify(a: Path = typer.Argument(..., help="First photo."),
                  config: Path | None = ConfigOption, data: Path | None = DataOption,
                  json: bool = JsonOption) -> None:
     """Are these two photos of the same person? (1:1, main face of each.)"""
+    from clearwatch.faces import FaceEngine
     from clearwatch.identity import threshold
 
     cfg = resolve_config(config, data)
     engine = FaceEngine()
     sa, sb = _shot(engine, a), _shot(engine, b)
-    sim = float(sa.embedding @ sb.embedding)  # type: ignore[attr-defined]
+    sim = float(_embedding(sa, a) @ _embedding(sb, b))
     thr = threshold(cfg.identity.operating_point)
     _audit_quietly(cfg, "biometric.verify", f"{a.name} vs {b.name}", {"similarity": round(sim, 4)})
     if json:
@@ -217,19 +239,21 @@ def faces_compare(probe: Path = typer.Argument(..., help="Probe photo."),
                   config: Path | None = ConfigOption, data: Path | None = DataOption,
                   json: bool = JsonOption) -> None:
     """Similarity of the probe's largest face to each gallery photo's largest face (for evaluation)."""
+    from clearwatch.faces import FaceEngine, load_image
+
     engine = FaceEngine()
 
-    def largest(path: Path) -> object:
+    def largest(path: Path) -> np.ndarray:
         shot = engine.largest(load_image(path, path.name))
         if shot is None:
             raise ClearwatchError(f"{path.name}: no face found")
-        return shot
+        return _embedding(shot, path)
 
     p = largest(probe)
     out = []
     for g in gallery:
         try:
-            sim: float | None = float(p.embedding @ largest(g).embedding)  # type: ignore[attr-defined]
+            sim: float | None = float(p @ largest(g))
             err = None
         except ClearwatchError as exc:
             sim, err = None, str(exc)
@@ -246,6 +270,7 @@ def faces_search_video(file: Path = typer.Argument(..., help="Video file."),
                        json: bool = JsonOption) -> None:
     """Which enrolled people appear in FILE, and when (seconds from its start)."""
     from clearwatch.faces.video import search_video
+    from clearwatch.governance import AuditLog
 
     cfg = resolve_config(config, data)
     registry = open_registry(cfg)

@@ -1,20 +1,16 @@
-"""Config sections for analytics and events. Coordinates are fractions of the frame (0..1, origin top-left),
+"""Config sections for analytics. Coordinates are fractions of the frame (0..1, origin top-left),
 so zones survive a change of detect resolution."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from clearwatch.config.base import ConfigPath, Section
 from clearwatch.config.units import Duration
 
 DEFAULT_OBJECTS = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 def _points(v: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -65,8 +61,8 @@ class ObjectFilter(Section):
 
 class ObjectsConfig(Section):
     enabled: bool = True
-    detector: Literal["yolox_nano", "fastestdet"] = "yolox_nano"
-    model: Path | None = Field(default=None, description="Model file; default: looked up by name.")
+    detector: str = Field(default="yolox_nano", description="A backend in analytics/detectors/backends.")
+    model: ConfigPath | None = Field(default=None, description="Model file; default: looked up by name.")
     sha256: str | None = Field(default=None, description="Required with a model file we do not know.")
     input_size: int = Field(default=416, ge=96, le=1280, description="Model input for a whole frame.")
     threads: int = Field(default=1, ge=1, le=64)
@@ -78,6 +74,15 @@ class ObjectsConfig(Section):
     min_frames: int = Field(default=3, ge=1, le=100, description="Detections before a track becomes an event.")
     lost_after: Duration = Field(default=3.0, gt=0, description="A track unseen this long has ended.")
 
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, v: str) -> str:
+        from clearwatch.analytics.detectors.registry import available
+
+        if v not in available():
+            raise ValueError(f"unknown detector {v!r}: use one of {', '.join(available())}")
+        return v
+
     @field_validator("sha256")
     @classmethod
     def _hex(cls, v: str | None) -> str | None:
@@ -87,7 +92,7 @@ class ObjectsConfig(Section):
 
     @model_validator(mode="after")
     def _known_labels(self) -> ObjectsConfig:
-        from clearwatch.analytics.detectors.base import COCO_LABELS
+        from clearwatch.analytics.labels import COCO_LABELS
 
         unknown = [x for x in [*self.track, *self.filters] if x not in COCO_LABELS]
         if unknown:
@@ -134,57 +139,3 @@ class CounterConfig(Section):
     source: Literal["objects", "motion"] = "objects"
     objects: list[str] = Field(default_factory=list)
     min_area: float = Field(default=0.0005, ge=0, le=1, description="motion source: smallest blob, frame fraction.")
-
-
-class MqttConfig(Section):
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    topic_prefix: str = Field(default="clearwatch", pattern=r"^[^#+]+$")
-    client_id: str | None = None
-    username: str | None = None
-    password: str | None = Field(default=None, repr=False)
-    qos: Literal[0, 1, 2] = 1
-    keepalive: int = Field(default=30, ge=5, le=3600)
-
-
-class WebhookConfig(Section):
-    url: str = Field(pattern=r"^https?://", repr=False)
-    secret: str | None = Field(default=None, repr=False, description="HMAC-SHA256 key for X-Clearwatch-Signature.")
-    kinds: list[Literal["object", "loitering", "machine", "alert"]] = Field(default_factory=list,
-                                                                            description="Empty: all.")
-    types: list[Literal["start", "update", "end"]] = Field(default_factory=lambda: ["start", "end"])
-    timeout: Duration = Field(default=10.0, gt=0, le=120)
-
-
-class EventsConfig(Section):
-    snapshots: bool = True
-    retain_days: float | None = Field(default=None, gt=0, description="Default: the recordings' retention.")
-    update_interval: Duration = Field(default=5.0, ge=0.5, description="Least time between update messages.")
-
-
-class IdentityConfig(Section):
-    """The registry of enrolled people. Biometric data is encrypted with a key kept outside the database."""
-
-    key_file: Path | None = Field(default=None, description="File with the base64 AES-256 key (mode 600).")
-    key_env: str = Field(default="CLEARWATCH_KEY", description="Else this environment variable holds the key.")
-    operating_point: Literal["1e-2", "1e-3", "1e-4"] = Field(default="1e-3", description="False accept rate.")
-    min_enrol_quality: float = Field(default=0.5, ge=0, le=1)
-    exact_search_below: int = Field(default=50_000, ge=1, description="Above this many templates: IVF search.")
-
-
-class FacesConfig(Section):
-    """Face recognition on a camera's person tracks."""
-
-    enabled: bool = False
-    min_quality: float = Field(default=0.3, ge=0, le=1, description="Faces below this are not embedded.")
-    shots: int = Field(default=5, ge=1, le=50, description="Face shots a track collects before deciding.")
-    interval: Duration = Field(default=0.4, ge=0, description="Least time between face looks at one track.")
-
-
-class WebConfig(Section):
-    """The console and API. Keep it on 127.0.0.1 unless a TLS-terminating proxy stands in front."""
-
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)

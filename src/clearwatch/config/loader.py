@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from clearwatch.config.models import Config
 from clearwatch.errors import ConfigError
@@ -52,7 +53,7 @@ class _Tree:
                 self.lines[(*loc, i)] = child.start_mark.line + 1
                 items.append(self.build(child, (*loc, i)))
             return items
-        value = yaml.SafeLoader(" ").construct_object(node)  # type: ignore[arg-type]
+        value = yaml.SafeLoader(" ").construct_object(node)
         if isinstance(value, str):
             value = self._substitute(value, loc)
         return value
@@ -78,7 +79,7 @@ class _Tree:
         return ""
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     msg: str = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
@@ -123,24 +124,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         raise ConfigError(source, sorted(problems, key=_line_of)) from None
     if problems:
         raise ConfigError(source, problems)
-    if base_dir is not None:
-        config = _anchor_paths(config, base_dir)
     return config
-
-
-def _anchor_paths(config: Config, base_dir: Path) -> Config:
-    """Relative paths in a config file are relative to that file, not to the shell's directory."""
-    updates: dict[str, Any] = {}
-    if not config.data_dir.is_absolute():
-        updates["data_dir"] = (base_dir / config.data_dir).absolute()
-    storage = config.storage
-    if storage.recordings_dir is not None and not storage.recordings_dir.is_absolute():
-        storage = storage.model_copy(update={"recordings_dir": (base_dir / storage.recordings_dir).absolute()})
-        updates["storage"] = storage
-    key_file = config.identity.key_file
-    if key_file is not None and not key_file.is_absolute():
-        updates["identity"] = config.identity.model_copy(update={"key_file": (base_dir / key_file).absolute()})
-    return config.model_copy(update=updates) if updates else config
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

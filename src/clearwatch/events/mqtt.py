@@ -6,8 +6,9 @@ import logging
 import threading
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
-from clearwatch.config.analytics import MqttConfig
+from clearwatch.config.events import MqttConfig
 from clearwatch.events.outbox import TransientError
 from clearwatch.storage import OutboxMessage
 
@@ -22,7 +23,7 @@ class MqttTransport:
         self.cfg = cfg
         self.connected = threading.Event()
         self._closing = False
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id or "",
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id or "",
                                   clean_session=True)
         if cfg.username:
             self.client.username_pw_set(cfg.username, cfg.password)

@@ -85,7 +85,7 @@ class Dispatcher(threading.Thread):
                         log.error("outbox %s: message %d refused for good: %s", self.transport.target, msg.id, exc)
                     except TransientError as exc:
                         self.failures += 1
-                        backoff = min(self.max_backoff, self.min_backoff * 2 ** min(msg.attempts, 10))
+                        backoff = min(self.max_backoff, self.min_backoff * 2.0 ** min(msg.attempts, 10))
                         self.store.retry_later(msg.id, str(exc), time.time() + backoff)
                         if msg.attempts == 0:
                             log.warning("outbox %s: delivery failed (%s); retrying in %.0f s",

@@ -52,9 +52,7 @@ class EventService:
         self._lock = threading.Lock()
         self._active: dict[str, Counter[str]] = {}  # camera → label → objects now in view
         self._active_ids: dict[str, tuple[str, str]] = {}
-        self.listeners: list[Listener] = []
-        self.activity_listeners: list[Callable[[str, float], None]] = []
-        self.motion_listeners: list[Callable[[str, float], None]] = []
+        self.listeners: list[Listener] = []  # live viewers of events (the console's event stream)
         self.dispatchers: list[Dispatcher] = []
         self.errors = 0
         if deliver:
@@ -114,14 +112,6 @@ class EventService:
             self._queue([Message("mqtt", f"{self.prefix}/{delta.camera}/counters/{delta.name}", _json(payload),
                                  retain=True)])
 
-    def on_active(self, camera: str, t: float) -> None:
-        for listener in self.activity_listeners:
-            listener(camera, t)
-
-    def on_motion(self, camera: str, t: float) -> None:
-        for listener in self.motion_listeners:
-            listener(camera, t)
-
     def add_stats(self, camera: str, pending: dict[tuple[str, str, float], HourStats]) -> None:
         deltas = [StatDelta(camera, kind, name, hour, running_s=h.seconds["running"], idle_s=h.seconds["idle"],
                             stopped_s=h.seconds["stopped"], starts=h.starts, stops=h.stops,
@@ -131,10 +121,15 @@ class EventService:
             self.stats.add(deltas)
 
     def expire(self, now: datetime | None = None) -> int:
-        """Delete events (and their snapshots) past the events' retention."""
-        days = self.config.events.retain_days or self.config.retention.days
-        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
-        paths = self.store.delete_before(cutoff)
+        """Delete events (and their snapshots) past each camera's events retention (default: its recordings');
+        events of cameras no longer configured go by the site-wide setting."""
+        now = now or datetime.now(UTC)
+        site = self.config.events.retain_days or self.config.retention.days
+        own = {name: cam.events.retain_days or cam.record.retention_days for name, cam in self.config.cameras.items()}
+        paths = []
+        for name, days in own.items():
+            paths += self.store.delete_before(now - timedelta(days=days), cameras=[name])
+        paths += self.store.delete_before(now - timedelta(days=site), exclude=list(own))
         for rel in paths:
             try:
                 (self.snapshots_dir / rel).unlink(missing_ok=True)

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from clearwatch.config.analytics import WebhookConfig
+from clearwatch.config.events import WebhookConfig
 from clearwatch.events.outbox import PermanentError, TransientError
 from clearwatch.sources.urls import redact_url
 from clearwatch.storage import OutboxMessage

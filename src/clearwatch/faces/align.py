@@ -12,7 +12,8 @@ SIZE = 112
 
 def align(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """A similarity transform (rotation, scale, shift: no shear) from the landmarks to the template."""
-    matrix, _ = cv2.estimateAffinePartial2D(landmarks.astype(np.float32), TEMPLATE, method=cv2.LMEDS)
+    found, _ = cv2.estimateAffinePartial2D(landmarks.astype(np.float32), TEMPLATE, method=cv2.LMEDS)
+    matrix: np.ndarray | None = found  # None for degenerate landmarks (the stubs say always an array)
     if matrix is None:  # degenerate landmarks: fall back to the eyes-and-mouth least squares
         matrix = cv2.getAffineTransform(landmarks[[0, 1, 3]].astype(np.float32), TEMPLATE[[0, 1, 3]])
     return cv2.warpAffine(image, matrix, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -51,7 +51,8 @@ class FaceDetector:
                                                      interpolation=cv2.INTER_AREA)
         net = self._net()
         net.setInputSize((work.shape[1], work.shape[0]))
-        _, raw = net.detect(work)
+        _, found = net.detect(work)
+        raw: np.ndarray | None = found  # None when there is no face (the stubs say always an array)
         if raw is None:
             return []
         faces = []

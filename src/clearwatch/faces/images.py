@@ -50,7 +50,7 @@ def load_image(data: bytes | Path, name: str | None = None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size  # from the header only: checked before any pixel is decoded
             if w * h > MAX_PIXELS:
                 raise ImageError(f"{label}: {w}x{h} pixels is too large (limit {MAX_PIXELS // 1_000_000} MP)")

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from clearwatch.config.analytics import FacesConfig
-from clearwatch.identity.registry import Registry, main_face
+from clearwatch.config.identity import FacesConfig
+from clearwatch.identity.face_registry import FaceRegistry, main_face
 
 HEAD_SHARE = 0.45  # of a person box's height, from the top, where the face is
 
@@ -35,7 +35,7 @@ class _Track:
 
 
 class FaceRecognizer:
-    def __init__(self, registry: Registry, cfg: FacesConfig):
+    def __init__(self, registry: FaceRegistry, cfg: FacesConfig):
         self.registry = registry
         self.cfg = cfg
         self._tracks: dict[int, _Track] = {}

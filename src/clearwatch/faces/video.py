@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clearwatch.analytics.frames import iter_file_frames
-from clearwatch.identity.registry import Registry
+from clearwatch.identity.face_registry import FaceRegistry
 
 MERGE_GAP = 3.0  # s: sightings closer than this are one appearance
 
@@ -33,7 +33,7 @@ class VideoSearch:
     video_seconds: float
 
 
-def search_video(path: Path, registry: Registry, *, fps: float = 2.0, width: int = 1920, min_quality: float = 0.3,
+def search_video(path: Path, registry: FaceRegistry, *, fps: float = 2.0, width: int = 1920, min_quality: float = 0.3,
                  progress: Callable[[float, float], None] | None = None) -> VideoSearch:
     open_: dict[str, Appearance] = {}
     done: list[Appearance] = []

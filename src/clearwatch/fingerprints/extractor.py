@@ -8,6 +8,7 @@ Everything per pixel is numpy/OpenCV/scikit-image; Python only loops over minuti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import cv2
 import numpy as np
@@ -71,7 +72,7 @@ def _wavelength(norm: np.ndarray, mask: np.ndarray) -> float:
 
 def _largest(mask: np.ndarray) -> np.ndarray:
     """The largest connected region, smoothed, with its holes filled."""
-    m = mask.astype(np.uint8)
+    m: np.ndarray = mask.astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
     m = cv2.morphologyEx(cv2.morphologyEx(m, cv2.MORPH_CLOSE, k), cv2.MORPH_OPEN, k)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
@@ -81,7 +82,7 @@ def _largest(mask: np.ndarray) -> np.ndarray:
     outside = np.zeros((m.shape[0] + 2, m.shape[1] + 2), np.uint8)
     outside[1:-1, 1:-1] = m
     cv2.floodFill(outside, None, (0, 0), 2)
-    return (outside[1:-1, 1:-1] != 2)
+    return np.asarray(outside[1:-1, 1:-1] != 2)
 
 
 def _segment(img: np.ndarray) -> np.ndarray:
@@ -143,7 +144,7 @@ def _prune(skel: np.ndarray, n: int) -> np.ndarray:
         if not grow.any():
             break
         restored |= grow
-    return s | restored
+    return np.asarray(s | restored)
 
 
 def _trace(skel: np.ndarray, y: int, x: int, first: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -168,6 +169,10 @@ def _trace(skel: np.ndarray, y: int, x: int, first: tuple[int, int] | None = Non
     return cur
 
 
+@overload
+def extract(image: np.ndarray, dpi: float = DPI, *, detail: Literal[False] = False) -> Template: ...
+@overload
+def extract(image: np.ndarray, dpi: float = DPI, *, detail: Literal[True]) -> Extraction: ...
 def extract(image: np.ndarray, dpi: float = DPI, *, detail: bool = False) -> Template | Extraction:
     """Minutiae of a grey fingerprint image (uint8, dark ridges on light background) at ``dpi``."""
     img = image
@@ -193,7 +198,7 @@ def extract(image: np.ndarray, dpi: float = DPI, *, detail: bool = False) -> Tem
     ridges = (enhanced < 0) & mask  # dark ridges respond negatively
     ridges = remove_small_objects(ridges, max_size=int(wavelength * 3))
     ridges = ~remove_small_objects(~ridges, max_size=int(wavelength * 2))  # fill pores and small holes
-    skel = skeletonize(ridges & mask)
+    skel = np.asarray(skeletonize(ridges & mask))  # type: ignore[no-untyped-call]  # scikit-image is untyped here
     if PRUNE:
         skel = _prune(skel, max(1, round(PRUNE * wavelength)))
     cn = _crossing_number(skel)

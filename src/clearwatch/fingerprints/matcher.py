@@ -19,8 +19,10 @@ all ROOTS.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
@@ -46,17 +48,18 @@ MAX_MINUTIAE = 255  # per template (the best by quality): more is never a real f
 assert K <= 8, "a minutia's matched edges are a uint8 bit set, and hash entries pack the slot in 3 bits"
 
 # no Python error model (zero-division checks) in the hot loops; no fast-math on infinities or NaN
-_JIT_OPTIONS = {"nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
+F = TypeVar("F", bound=Callable[..., Any])
+_JIT_OPTIONS: dict[str, Any] = {"nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
 
 
-def _jit(fn):  # type: ignore[no-untyped-def]
+def _jit(fn: F) -> F:
     """Compiled, and cached on disk where numba finds a writable place (beside this file, the user's cache,
     or $NUMBA_CACHE_DIR); where it finds none (a read-only install, no home) numba refuses cache=True at
     import, so compile at each start instead."""
     try:
-        return numba.njit(cache=True, **_JIT_OPTIONS)(fn)
+        return cast(F, numba.njit(cache=True, **_JIT_OPTIONS)(fn))
     except RuntimeError:
-        return numba.njit(cache=False, **_JIT_OPTIONS)(fn)
+        return cast(F, numba.njit(cache=False, **_JIT_OPTIONS)(fn))
 
 # probe edge hash: length bins × edge-direction bins × neighbour-direction bins
 LEN_BIN, LEN_BINS = 4.0, 48
@@ -188,7 +191,7 @@ def _build_table(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @_jit
 def _wrap1(a: float) -> float:
-    return a - TWO_PI * np.floor((a + np.pi) / TWO_PI)
+    return float(a - TWO_PI * np.floor((a + np.pi) / TWO_PI))
 
 
 @_jit
@@ -220,7 +223,7 @@ def _votes(p_edges, starts, table, c_edges, bits, touched) -> int:
                 new = old | (hit << ps)
                 bits[i, j] = new
                 touched[nt] = i * nc + j
-                nt += hit & np.int32(old == 0)
+                nt += int(hit & np.int32(old == 0))
     return nt
 
 

@@ -133,7 +133,8 @@ class Template:
         if off + 6 * n + 2 > len(data):
             raise TemplateError(f"ISO template is truncated: {n} minutiae announced, room for "
                                 f"{max(0, (len(data) - off - 2) // 6)}")
-        raw = np.frombuffer(data, dtype=">u2", count=3 * n, offset=off).reshape(n, 3) if n else np.zeros((0, 3))
+        raw = np.frombuffer(data, dtype=">u2", count=3 * n, offset=off).reshape(n, 3) if n else \
+            np.zeros((0, 3), np.uint16)
         bytes_ = np.frombuffer(data, dtype=np.uint8, count=6 * n, offset=off).reshape(n, 6) if n else \
             np.zeros((0, 6), np.uint8)
         kinds = (raw[:, 0] >> 14).astype(np.uint8)

@@ -6,55 +6,24 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime
-from enum import StrEnum
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
 from clearwatch.errors import ClearwatchError
+from clearwatch.governance.roles import Role
 from clearwatch.storage import Database
+from clearwatch.storage.database import rowcount
 from clearwatch.storage.models import ApiToken, User
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 10
 
 
-class Role(StrEnum):
-    ADMIN = "admin"
-    OPERATOR = "operator"
-    VIEWER = "viewer"
-    AUDITOR = "auditor"
-
-
-class Perm(StrEnum):
-    LIVE = "live"
-    PLAYBACK = "playback"
-    EXPORT = "export"
-    EVENTS = "events"
-    PEOPLE = "people"  # see and change the registry
-    FACE_SEARCH = "face_search"
-    MACHINES = "machines"
-    SYSTEM = "system"
-    AUDIT = "audit"
-    USERS = "users"
-
-
-ROLE_PERMS: dict[Role, frozenset[Perm]] = {
-    Role.ADMIN: frozenset(Perm),
-    Role.OPERATOR: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EXPORT, Perm.EVENTS, Perm.PEOPLE, Perm.FACE_SEARCH,
-                              Perm.MACHINES, Perm.SYSTEM}),
-    Role.VIEWER: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EVENTS, Perm.MACHINES}),
-    Role.AUDITOR: frozenset({Perm.AUDIT, Perm.SYSTEM}),
-}
-
-
 class AccessError(ClearwatchError):
     pass
-
-
-def can(role: str, perm: Perm) -> bool:
-    return perm in ROLE_PERMS.get(Role(role), frozenset())
 
 
 def may_see_camera(user: User, camera: str) -> bool:
@@ -124,7 +93,7 @@ class Users:
                 raise AccessError(f"no user {name!r}")
             user.password_hash = self.hasher.hash(password)
 
-    def update(self, name: str, role: str | None = None, cameras: list[str] | str | None = "keep",
+    def update(self, name: str, role: str | None = None, cameras: list[str] | Literal["keep"] | None = "keep",
                disabled: bool | None = None) -> User:
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.name == name))
@@ -132,15 +101,15 @@ class Users:
                 raise AccessError(f"no user {name!r}")
             if role is not None:
                 user.role = Role(role).value
-            if cameras != "keep":
-                user.cameras = cameras  # type: ignore[assignment]
+            if not isinstance(cameras, str):  # "keep": leave them as they are
+                user.cameras = cameras
             if disabled is not None:
                 user.disabled = disabled
             return user
 
     def delete(self, name: str) -> bool:
         with self.db.session() as s:
-            return bool(s.execute(delete(User).where(User.name == name)).rowcount)
+            return bool(rowcount(s.execute(delete(User).where(User.name == name))))
 
     def create_token(self, user: User, name: str) -> str:
         token = "cw_" + secrets.token_urlsafe(32)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,38 @@ def canonical(rec_id: int, ts: str, actor: str, role: str, action: str, target: 
 
 def chain_hash(prev: str, body: bytes) -> str:
     return hashlib.sha256(prev.encode() + b"\n" + body).hexdigest()
+
+
+Row = tuple[int, str, str, str, str, str, str, str | None, str | None, str, str]  # as stored, hash last
+
+
+def check_chain(rows: Iterable[Row], head: Callable[[], tuple[int, str]], max_problems: int = 20) -> Verification:
+    """Walk records in id order: each must follow the one before (ids and hashes), match its own hash, and the
+    last must be the stored head (read after the walk, so appends during it do not look like truncation)."""
+    problems: list[str] = []
+    prev, expected_id, n = GENESIS, 1, 0
+    for rec_id, ts, actor, role, action, target, detail, just, addr, prev_hash, h in rows:
+        n += 1
+        if rec_id != expected_id:
+            problems.append(f"record {rec_id}: expected record {expected_id} next "
+                            f"({'records deleted' if rec_id > expected_id else 'records out of order'})")
+        if prev_hash != prev:
+            problems.append(f"record {rec_id}: does not follow the record before it (reordered, replaced "
+                            "or a record before it deleted)")
+        if chain_hash(prev_hash, canonical(rec_id, ts, actor, role, action, target, detail, just, addr)) != h:
+            problems.append(f"record {rec_id}: content does not match its hash (edited)")
+        prev, expected_id = h, rec_id + 1
+        if len(problems) >= max_problems:
+            break
+    head_id, head_hash = head()
+    if len(problems) < max_problems and (head_id, head_hash) != (expected_id - 1, prev):
+        if head_id > expected_id - 1:
+            problems.append(f"the chain ends at record {expected_id - 1} but its head says {head_id}: "
+                            "records were cut off the end (truncated)")
+        else:
+            problems.append(f"the chain's head (record {head_id}) does not match its last record "
+                            f"{expected_id - 1}")
+    return Verification(not problems, n, problems, head_id)
 
 
 @dataclass
@@ -109,7 +141,9 @@ class AuditLog:
                     self._cv.notify_all()
         if item.error is not None:
             raise item.error
-        return item.rec_id  # type: ignore[return-value]
+        if item.rec_id is None:  # the loop above waits until one of the two is set
+            raise RuntimeError("audit append finished without a record id")
+        return item.rec_id
 
     def _write(self, batch: list[_Pending]) -> None:
         if self._conn is None or self._conn.closed:
@@ -121,9 +155,9 @@ class AuditLog:
                 if head is None:
                     self._conn.execute(_NEW_HEAD, {"v": f"0:{GENESIS}"})
                     head = f"0:{GENESIS}"
-                last_id, prev = head.split(":", 1)
+                last_id, prev = str(head).split(":", 1)
                 rec_id = int(last_id)
-                rows = []
+                rows: list[dict[str, Any]] = []
                 for it in batch:
                     rec_id += 1
                     h = chain_hash(prev, canonical(rec_id, it.ts, it.actor.name, it.actor.role, it.action, it.target,
@@ -175,27 +209,4 @@ class AuditLog:
 
     def verify(self, max_problems: int = 20) -> Verification:
         """Walk the whole chain; every break is reported with the record id where it shows."""
-        problems: list[str] = []
-        prev, expected_id, n = GENESIS, 1, 0
-        for rec_id, ts, actor, role, action, target, detail, just, addr, prev_hash, h in self._rows():
-            n += 1
-            if rec_id != expected_id:
-                problems.append(f"record {rec_id}: expected record {expected_id} next "
-                                f"({'records deleted' if rec_id > expected_id else 'records out of order'})")
-            if prev_hash != prev:
-                problems.append(f"record {rec_id}: does not follow the record before it (reordered, replaced "
-                                "or a record before it deleted)")
-            if chain_hash(prev_hash, canonical(rec_id, ts, actor, role, action, target, detail, just, addr)) != h:
-                problems.append(f"record {rec_id}: content does not match its hash (edited)")
-            prev, expected_id = h, rec_id + 1
-            if len(problems) >= max_problems:
-                break
-        head_id, head_hash = self.head()
-        if len(problems) < max_problems and (head_id, head_hash) != (expected_id - 1, prev):
-            if head_id > expected_id - 1:
-                problems.append(f"the chain ends at record {expected_id - 1} but its head says {head_id}: "
-                                "records were cut off the end (truncated)")
-            else:
-                problems.append(f"the chain's head (record {head_id}) does not match its last record "
-                                f"{expected_id - 1}")
-        return Verification(not problems, n, problems, head_id)
+        return check_chain(self._rows(), self.head, max_problems)

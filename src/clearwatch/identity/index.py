@@ -8,6 +8,7 @@ enrol and delete; rebuilt from the database at start.
 from __future__ import annotations
 
 import threading
+from typing import cast
 
 import faiss
 import numpy as np
@@ -65,8 +66,9 @@ class FaceIndex:
         if grown_past:  # a flat index that outgrew exact search: switch to IVF
             with self._lock:
                 n = self._index.ntotal
-                all_ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-                vecs = self._index.index.reconstruct_n(0, n)
+                flat = cast(faiss.IndexIDMap, self._index)  # the flat kind is always an id map over a flat index
+                all_ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
+                vecs = flat.index.reconstruct_n(0, n)
             self.rebuild(all_ids, vecs)
 
     def remove(self, ids: np.ndarray | list[int]) -> int:

@@ -94,7 +94,7 @@ def _join(root: Path, segments: list[Segment], start: datetime, end: datetime, t
                 if params is None:
                     params = (cc.name, cc.width, cc.height)
                     out_stream = output.add_stream_from_template(stream)
-                    out_tb = stream.time_base
+                    out_tb = _time_base(stream)
                     out_stream.time_base = out_tb
                     output.metadata["title"] = seg.camera
                 elif (cc.name, cc.width, cc.height) != params:
@@ -102,7 +102,7 @@ def _join(root: Path, segments: list[Segment], start: datetime, end: datetime, t
                         f"the camera changed format at {_fmt(seg.start)} ({params[0]} {params[1]}x{params[2]} → "
                         f"{cc.name} {cc.width}x{cc.height}); export the two parts separately"
                     )
-                tb = stream.time_base
+                tb = _time_base(stream)
                 seg_first: int | None = None
                 for pkt in src.demux(stream):
                     if pkt.dts is None or pkt.size == 0:
@@ -156,9 +156,15 @@ def _start_keyframe(root: Path, segments: list[Segment], start: datetime) -> dat
                 first = pkt.dts if first is None else first
                 if not pkt.is_keyframe:
                     continue
-                wall = seg.start + timedelta(seconds=float((pkt.dts - first) * stream.time_base))
+                wall = seg.start + timedelta(seconds=float((pkt.dts - first) * _time_base(stream)))
                 if wall <= start or best is None:
                     best = wall
                 if wall > start:
                     break
     return best or segments[0].start
+
+
+def _time_base(stream: av.video.stream.VideoStream) -> Fraction:
+    if stream.time_base is None:  # a recording of ours always has one
+        raise ClearwatchError(f"{stream.container.name}: the video stream has no time base")
+    return stream.time_base

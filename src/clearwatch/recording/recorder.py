@@ -12,7 +12,7 @@ from pathlib import Path
 
 import av
 
-from clearwatch.config.models import ResolvedRecord
+from clearwatch.config.camera import RecordConfig
 from clearwatch.recording.index_writer import IndexWriter, SegmentClosed, SegmentDiscarded, SegmentOpened
 from clearwatch.recording.layout import relative, segment_path
 from clearwatch.recording.repair import complete_prefix, probe, repair
@@ -44,7 +44,7 @@ class Recorder:
     def __init__(
         self,
         camera: str,
-        settings: ResolvedRecord,
+        settings: RecordConfig,
         root: Path,
         index: IndexWriter,
         health: CameraHealth,

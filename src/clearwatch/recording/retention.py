@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from clearwatch.storage import HoldStore, Segment, SegmentIndex, held
+from clearwatch.config import Config
+from clearwatch.storage import Hold, HoldStore, Segment, SegmentIndex, held
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,16 @@ def disk_free(path: Path) -> int:
     return shutil.disk_usage(p).free
 
 
+def retention_policy(config: Config) -> RetentionPolicy:
+    """The configured policy: each camera's resolved ``record.retention_days``, the quota and free space."""
+    return RetentionPolicy(
+        default_days=config.retention.days,
+        camera_days={name: cam.record.retention_days for name, cam in config.cameras.items()},
+        max_bytes=config.storage.max_size,
+        min_free_bytes=config.storage.min_free,
+    )
+
+
 class Retention:
     def __init__(self, root: Path, index: SegmentIndex, holds: HoldStore, policy: RetentionPolicy,
                  free_bytes: Callable[[Path], int] = disk_free):
@@ -71,7 +82,7 @@ class Retention:
                          report.deleted, report.deleted_by_age, report.deleted_by_quota, report.freed_bytes)
             return report
 
-    def _candidates(self, camera: str | None, before: datetime | None, holds: list,
+    def _candidates(self, camera: str | None, before: datetime | None, holds: list[Hold],
                     report: RetentionReport) -> list[Segment]:
         out = []
         for seg in self.index.oldest_complete(camera, before=before, limit=100_000):
@@ -81,7 +92,7 @@ class Retention:
             out.append(seg)
         return out
 
-    def _enforce_quota(self, holds: list, report: RetentionReport) -> None:
+    def _enforce_quota(self, holds: list[Hold], report: RetentionReport) -> None:
         total = self.index.total_bytes()
         free = self.free_bytes(self.root)
         max_bytes = self.policy.max_bytes

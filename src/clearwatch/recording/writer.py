@@ -9,7 +9,7 @@ from pathlib import Path
 
 import av
 
-from clearwatch.sources.packets import StreamPacket
+from clearwatch.sources.packets import StreamPacket, as_packet
 
 # Fragmented MP4 with a fragment per keyframe and at least every second: a file cut short by a
 # crash or power loss is still playable up to its last complete fragment.
@@ -44,7 +44,7 @@ class SegmentWriter:
         self.codec, self.width, self.height = cc.name, cc.width, cc.height
 
     def write(self, sp: StreamPacket) -> None:
-        pkt = av.Packet(sp.data)
+        pkt = as_packet(sp.data)
         pkt.time_base = sp.time_base
         pkt.pts = sp.pts - self.first_dts
         pkt.dts = sp.dts - self.first_dts

@@ -13,9 +13,9 @@ from typing import Protocol
 import av
 import av.error
 
-from clearwatch.config.models import CameraConfig
+from clearwatch.config.camera import CameraConfig
 from clearwatch.sources.health import CameraHealth, CameraState
-from clearwatch.sources.packets import AccessUnitAssembler, StreamPacket, unit_data
+from clearwatch.sources.packets import AccessUnitAssembler, StreamPacket
 from clearwatch.sources.urls import redact_url, scrub
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ def describe_error(exc: BaseException, url: str) -> str:
 class Camera(threading.Thread):
     """Runs one camera until ``stop()``: connect, stream, and on any loss reconnect with backoff."""
 
-    def __init__(self, name: str, cfg: CameraConfig, sinks: Sequence[PacketSink] = ()):
+    def __init__(self, cfg: CameraConfig, sinks: Sequence[PacketSink] = ()):
+        name = cfg.name
         super().__init__(name=f"camera-{name}", daemon=True)
         self.camera = name
         self.cfg = cfg
@@ -194,9 +195,7 @@ class Camera(threading.Thread):
                 unit = assembler.push(packet)
                 if unit is None:
                     continue
-                packets, pts, dts, duration, key = unit
-                pts += loop_offset
-                dts += loop_offset
+                pts, dts, duration = unit.pts + loop_offset, unit.dts + loop_offset, unit.duration
                 if anchor is None:
                     anchor = (time.time(), dts)
                 wall = anchor[0] + float((pts - anchor[1]) * tb)
@@ -210,17 +209,16 @@ class Camera(threading.Thread):
                         # camera clock and ours drifted apart (or the stream paused): re-anchor
                         anchor = (now - float((pts - dts) * tb), dts)
                         wall = now
-                self._deliver(StreamPacket(unit_data(packets), pts, dts, duration, key, tb, wall))
+                self._deliver(StreamPacket(unit.data, pts, dts, duration, unit.keyframe, tb, wall))
                 last_dts, last_duration = dts, duration
             if not is_file:
                 raise StreamEnded("the stream ended (camera closed the connection)")
             # end of file: emit the held-back last unit, then loop or finish
             unit = assembler.flush()
             if unit is not None:
-                packets, pts, dts, duration, key = unit
-                pts, dts = pts + loop_offset, dts + loop_offset
+                pts, dts, duration = unit.pts + loop_offset, unit.dts + loop_offset, unit.duration
                 wall = (anchor[0] if anchor else time.time()) + float((pts - (anchor[1] if anchor else dts)) * tb)
-                self._deliver(StreamPacket(unit_data(packets), pts, dts, duration, key, tb, wall))
+                self._deliver(StreamPacket(unit.data, pts, dts, duration, unit.keyframe, tb, wall))
                 last_dts, last_duration = dts, duration
             if not self.cfg.loop or last_dts is None:
                 return

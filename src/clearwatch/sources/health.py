@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,20 +26,36 @@ def _utc(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
+OFFLINE = "offline"  # not running: never started, or the service that ran it has stopped reporting
+
+
 @dataclass
 class HealthSnapshot:
+    """A camera's health: the one shape the service, the status table, the CLI and the API all use."""
+
     camera: str
     state: str
-    recording: str
-    fps_in: float
-    last_frame_at: datetime | None
-    connected_since: datetime | None
-    reconnects: int
-    last_error: str | None
-    last_error_at: datetime | None
+    recording: str = "off"
+    fps_in: float = 0.0
+    last_frame_at: datetime | None = None
+    connected_since: datetime | None = None
+    reconnects: int = 0
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    updated_at: datetime | None = None  # when the service last reported it (None: live, from this process)
+
+    @classmethod
+    def offline(cls, camera: str) -> HealthSnapshot:
+        return cls(camera, OFFLINE)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def health_of(cameras: Iterable[str], snapshots: Iterable[HealthSnapshot]) -> list[HealthSnapshot]:
+    """One snapshot per camera in ``cameras`` order; a camera nobody reports on is offline."""
+    known = {h.camera: h for h in snapshots}
+    return [known.get(name) or HealthSnapshot.offline(name) for name in cameras]
 
 
 @dataclass
@@ -64,7 +81,7 @@ class CameraHealth:
             self.state = state
             if state is CameraState.STREAMING:
                 self.connected_since = time.time()
-            elif state is not CameraState.STREAMING:
+            else:
                 self.connected_since = None
 
     def error(self, message: str) -> None:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any, cast
 
 import av
+
+if TYPE_CHECKING:
+    Packet = av.Packet[Any]  # generic in the stubs only
+else:
+    Packet = av.Packet
 
 
 @dataclass(slots=True)
@@ -16,7 +22,7 @@ class StreamPacket:
     file source. ``data`` is the packet itself or merged bytes; consumers must not mutate it.
     """
 
-    data: av.Packet | bytes
+    data: Packet | bytes
     pts: int
     dts: int
     duration: int
@@ -28,6 +34,21 @@ class StreamPacket:
         return self.data.size if isinstance(self.data, av.Packet) else len(self.data)
 
 
+@dataclass(frozen=True, slots=True)
+class AccessUnit:
+    """The packets of one frame (several when it came in slices), with its timestamps."""
+
+    packets: list[Packet]
+    pts: int
+    dts: int
+    duration: int
+    keyframe: bool
+
+    @property
+    def data(self) -> Packet | bytes:
+        return self.packets[0] if len(self.packets) == 1 else b"".join(bytes(p) for p in self.packets)
+
+
 class AccessUnitAssembler:
     """Merge packets sharing a timestamp (multi-slice frames) and fill in missing timestamps.
 
@@ -37,15 +58,14 @@ class AccessUnitAssembler:
 
     def __init__(self, default_duration: int):
         self.default_duration = max(1, default_duration)
-        self._pending: list[av.Packet] = []
+        self._pending: list[Packet] = []
         self._pending_ts: tuple[int, int] | None = None  # (pts, dts)
         self._last_dts: int | None = None
         self._last_duration = self.default_duration
 
-    def push(self, packet: av.Packet) -> tuple[list[av.Packet], int, int, int, bool] | None:
-        """Feed a packet; returns a completed unit (packets, pts, dts, duration, keyframe) or None."""
+    def push(self, packet: Packet) -> AccessUnit | None:
+        """Feed a packet; returns the unit it completed, if any."""
         dts = packet.dts if packet.dts is not None else packet.pts
-        pts = packet.pts if packet.pts is not None else dts
         if dts is None:
             if self._pending and self._pending_ts is not None:
                 # continuation of the pending unit without its own stamp: part of the same frame
@@ -58,6 +78,7 @@ class AccessUnitAssembler:
                 return None
             self._pending.append(packet)
             return None
+        pts = packet.pts if packet.pts is not None else dts
         if self._pending and self._pending_ts is None:
             # stamp a leading unstamped unit from the one after it
             step = packet.duration or self._last_duration
@@ -70,7 +91,7 @@ class AccessUnitAssembler:
         self._pending_ts = (pts, dts)
         return done
 
-    def _flush(self, next_dts: int | None) -> tuple[list[av.Packet], int, int, int, bool] | None:
+    def _flush(self, next_dts: int | None) -> AccessUnit | None:
         if not self._pending or self._pending_ts is None:
             return None
         pts, dts = self._pending_ts
@@ -84,15 +105,15 @@ class AccessUnitAssembler:
             duration = self._pending[0].duration or self._last_duration
         self._last_dts, self._last_duration = dts, duration
         keyframe = any(p.is_keyframe for p in self._pending)
-        unit = (self._pending, pts, dts, duration, keyframe)
+        unit = AccessUnit(self._pending, pts, dts, duration, keyframe)
         self._pending, self._pending_ts = [], None
         return unit
 
-    def flush(self) -> tuple[list[av.Packet], int, int, int, bool] | None:
+    def flush(self) -> AccessUnit | None:
         return self._flush(next_dts=None)
 
 
-def unit_data(packets: list[av.Packet]) -> av.Packet | bytes:
-    if len(packets) == 1:
-        return packets[0]
-    return b"".join(bytes(p) for p in packets)
+def as_packet(data: Packet | bytes) -> Packet:
+    """A packet to hand to a decoder or muxer: the demuxed one itself, or one holding merged bytes."""
+    # av.Packet copies from any buffer, a packet included; its stub admits only bytes
+    return av.Packet(cast(bytes, data))

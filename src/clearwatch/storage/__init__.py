@@ -5,7 +5,7 @@ from clearwatch.storage.database import Database, DatabaseError
 from clearwatch.storage.events import EventStore, Message, OutboxStore, StatDelta, StatsStore
 from clearwatch.storage.holds import HoldStore, held
 from clearwatch.storage.models import CameraStatus, EventRecord, Hold, HourlyStat, OutboxMessage, Segment
-from clearwatch.storage.segments import COMPLETE, RECORDING, Gap, SegmentIndex, find_gaps
+from clearwatch.storage.segments import COMPLETE, RECORDING, Gap, SegmentIndex, StorageUsage, find_gaps
 
 __all__ = [
     "COMPLETE",
@@ -27,6 +27,7 @@ __all__ = [
     "SegmentIndex",
     "StatDelta",
     "StatsStore",
+    "StorageUsage",
     "find_gaps",
     "held",
 ]

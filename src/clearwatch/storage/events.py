@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # annotations inside EventStore, where `list` is the method
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,9 +83,9 @@ class EventStore:
         return self.query(cameras=[camera] if camera else None, label=label, kind=kind, identity=identity,
                           start=start, end=end, limit=limit)
 
-    def query(self, *, cameras: list[str] | None = None, label: str | None = None, kind: str | None = None,
+    def query(self, *, cameras: builtins.list[str] | None = None, label: str | None = None, kind: str | None = None,
               zone: str | None = None, identity: str | None = None, start: datetime | None = None,
-              end: datetime | None = None, limit: int = 50) -> list[EventRecord]:
+              end: datetime | None = None, limit: int = 50) -> builtins.list[EventRecord]:
         """Newest first, every filter optional; ``cameras`` None means all."""
         q = select(EventRecord)
         if cameras is not None:
@@ -122,11 +123,18 @@ class EventStore:
                 n += 1
             return n
 
-    def delete_before(self, cutoff: datetime) -> list[str]:
-        """Delete ended events older than ``cutoff``; returns their snapshot paths for the caller to remove."""
+    def delete_before(self, cutoff: datetime, cameras: Sequence[str] | None = None,
+                      exclude: Sequence[str] = ()) -> builtins.list[str]:
+        """Delete ended events older than ``cutoff`` (of ``cameras`` only, or of every camera but ``exclude``);
+        returns their snapshot paths for the caller to remove."""
+        q = select(EventRecord.id, EventRecord.snapshot, EventRecord.face_snapshot).where(
+            EventRecord.end.is_not(None), EventRecord.end < cutoff)
+        if cameras is not None:
+            q = q.where(EventRecord.camera.in_(list(cameras)))
+        if exclude:
+            q = q.where(EventRecord.camera.not_in(list(exclude)))
         with self.db.session() as s:
-            rows = list(s.execute(select(EventRecord.id, EventRecord.snapshot, EventRecord.face_snapshot)
-                                  .where(EventRecord.end.is_not(None), EventRecord.end < cutoff)))
+            rows = list(s.execute(q))
             if rows:
                 s.execute(delete(EventRecord).where(EventRecord.id.in_([r.id for r in rows])))
             return [p for r in rows for p in (r.snapshot, r.face_snapshot) if p]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, or_, select
 
-from clearwatch.storage.database import Database
+from clearwatch.storage.database import Database, rowcount
 from clearwatch.storage.models import Hold
 
 
@@ -27,7 +27,7 @@ class HoldStore:
 
     def remove(self, hold_id: int) -> bool:
         with self.db.session() as s:
-            return bool(s.execute(delete(Hold).where(Hold.id == hold_id)).rowcount)
+            return bool(rowcount(s.execute(delete(Hold).where(Hold.id == hold_id))))
 
     def active(self, now: datetime | None = None) -> list[Hold]:
         now = now or datetime.now(UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # annotations inside SegmentIndex, where `list` is the method
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from clearwatch.storage.database import Database
+from clearwatch.storage.database import Database, rowcount
 from clearwatch.storage.models import Segment
 
 RECORDING = "recording"
@@ -25,6 +26,12 @@ class Gap:
     @property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True)
+class StorageUsage:
+    bytes: int = 0
+    segments: int = 0
 
 
 class SegmentIndex:
@@ -86,13 +93,13 @@ class SegmentIndex:
         with self.db.session() as s:
             n = 0
             for i in range(0, len(ids), 500):
-                n += s.execute(delete(Segment).where(Segment.id.in_(ids[i:i + 500]))).rowcount or 0
+                n += rowcount(s.execute(delete(Segment).where(Segment.id.in_(ids[i:i + 500]))))
             return n
 
     def delete_paths(self, paths: Iterable[str]) -> int:
         paths = list(paths)
         with self.db.session() as s:
-            return s.execute(delete(Segment).where(Segment.path.in_(paths))).rowcount or 0
+            return rowcount(s.execute(delete(Segment).where(Segment.path.in_(paths))))
 
     def update(self, seg_id: int, **values: object) -> None:
         with self.db.session() as s:
@@ -108,17 +115,17 @@ class SegmentIndex:
         with self.db.session() as s:
             return list(s.scalars(q.order_by(Segment.start).limit(limit)))
 
-    def usage(self) -> dict[str, tuple[int, int]]:
+    def usage(self) -> dict[str, StorageUsage]:
         """Bytes and segment count per camera."""
         q = select(Segment.camera, func.coalesce(func.sum(Segment.bytes), 0), func.count()).group_by(Segment.camera)
         with self.db.session() as s:
-            return {cam: (int(b), int(n)) for cam, b, n in s.execute(q)}
+            return {cam: StorageUsage(int(b), int(n)) for cam, b, n in s.execute(q)}
 
     def total_bytes(self) -> int:
         with self.db.session() as s:
             return int(s.scalar(select(func.coalesce(func.sum(Segment.bytes), 0))) or 0)
 
-    def cameras(self) -> list[str]:
+    def cameras(self) -> builtins.list[str]:
         with self.db.session() as s:
             return list(s.scalars(select(Segment.camera).distinct().order_by(Segment.camera)))
 

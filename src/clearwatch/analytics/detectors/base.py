@@ -1,4 +1,5 @@
-"""What every object detector gives and takes. A new backend is one file that implements ``Detector``."""
+"""What every object detector gives and takes. A new backend is one file in ``backends/`` that implements
+``Detector`` and registers itself (see ``registry``)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-
-# COCO-80 in the order the YOLO family emits them.
-COCO_LABELS: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
-)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from clearwatch.api.security import Principal, ctx, require
 from clearwatch.governance import AccessError, Perm, Role
-from clearwatch.storage import OutboxStore, StatsStore
+from clearwatch.storage import OutboxStore, StatsStore, StorageUsage
 from clearwatch.storage.events import STAT_FIELDS
 
 router = APIRouter(prefix="/api", tags=["admin"])
@@ -73,8 +73,11 @@ def update_user(name: str, body: UserPatch, request: Request,
                 p: Principal = Depends(require(Perm.USERS))) -> UserOut:
     c = ctx(request)
     try:
-        cams: list[str] | str | None = None if body.all_cameras else (body.cameras if body.cameras is not None
-                                                                      else "keep")
+        cams: list[str] | Literal["keep"] | None = "keep"
+        if body.all_cameras:
+            cams = None
+        elif body.cameras is not None:
+            cams = body.cameras
         user = c.users.update(name, body.role.value if body.role else None, cams, body.disabled)
         if body.password:
             c.users.set_password(name, body.password)
@@ -175,7 +178,7 @@ def machines(request: Request, p: Principal = Depends(require(Perm.MACHINES))) -
     out_m, out_c = [], []
     for (kind, cam, name), t in sorted(totals.items()):
         if kind == "machine":
-            state = live.get(cam, {}).get("machines", {}).get(name)
+            state = live[cam].machines.get(name) if cam in live else None
             out_m.append(MachineOut(camera=cam, name=name, state=state, running_s_24h=t["running_s"],
                                     idle_s_24h=t["idle_s"], stopped_s_24h=t["stopped_s"], starts_24h=int(t["starts"]),
                                     stops_24h=int(t["stops"])))
@@ -208,15 +211,12 @@ class SystemOut(BaseModel):
 def system(request: Request, p: Principal = Depends(require(Perm.SYSTEM))) -> SystemOut:
     c = ctx(request)
     usage = c.index.usage()
-    health = {h.camera: h for h in c.health()}
     cams = []
-    for name in p.cameras(c.cameras):
-        h = health.get(name)
-        size, count = usage.get(name, (0, 0))
-        cams.append(CameraHealthOut(camera=name, state=h.state if h else "offline",
-                                    recording=h.recording if h else "off", fps_in=h.fps_in if h else 0.0,
-                                    reconnects=h.reconnects if h else 0, last_error=h.last_error if h else None,
-                                    stored_bytes=size, segments=count))
+    for h in c.camera_health(p.cameras(c.cameras)):
+        used = usage.get(h.camera, StorageUsage())
+        cams.append(CameraHealthOut(camera=h.camera, state=h.state, recording=h.recording, fps_in=h.fps_in,
+                                    reconnects=h.reconnects, last_error=h.last_error, stored_bytes=used.bytes,
+                                    segments=used.segments))
     outbox = {f"{t}:{s}": n for (t, s), n in OutboxStore(c.db).counts().items()}
     return SystemOut(cameras=cams, retention_days=c.config.retention.days, max_size=c.config.storage.max_size,
                      min_free=c.config.storage.min_free, outbox=outbox, registry=c.registry is not None)
@@ -245,7 +245,7 @@ def metrics(request: Request, p: Principal = Depends(require(Perm.SYSTEM))) -> P
         _prom("clearwatch_camera_reconnects_total", "Reconnections", "counter",
               [({"camera": h.camera}, h.reconnects) for h in health]),
         _prom("clearwatch_storage_bytes", "Recorded bytes per camera", "gauge",
-              [({"camera": cam}, size) for cam, (size, _) in usage.items()]),
+              [({"camera": cam}, used.bytes) for cam, used in usage.items()]),
     ]
     for key, (help_, kind) in {
         "detector_seconds_total": ("CPU seconds spent in object detection", "counter"),

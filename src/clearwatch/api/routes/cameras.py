@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 
@@ -38,16 +39,9 @@ class CameraOut(BaseModel):
 @router.get("/cameras", response_model=list[CameraOut])
 def cameras(request: Request, p: Principal = Depends(require(Perm.EVENTS))) -> list[CameraOut]:
     c = ctx(request)
-    health = {h.camera: h for h in c.health()}
-    out = []
-    for name in p.cameras(c.cameras):
-        h = health.get(name)
-        out.append(CameraOut(
-            name=name, state=h.state if h else "offline", recording=h.recording if h else "off",
-            fps_in=h.fps_in if h else 0.0,
-            last_frame_at=h.last_frame_at if h else None,
-            last_error=h.last_error if h else None, live=c.live.latest(name) is not None))
-    return out
+    return [CameraOut(name=h.camera, state=h.state, recording=h.recording, fps_in=h.fps_in,
+                      last_frame_at=h.last_frame_at, last_error=h.last_error, live=c.live.latest(h.camera) is not None)
+            for h in c.camera_health(p.cameras(c.cameras))]
 
 
 @router.get("/cameras/{camera}/live.mjpeg", response_class=StreamingResponse,
@@ -61,11 +55,14 @@ async def live(camera: str, request: Request, fps: float = Query(5.0, gt=0, le=M
     interval = 1.0 / fps
     loop = asyncio.get_running_loop()
 
-    async def stream():  # type: ignore[no-untyped-def]
+    async def stream() -> AsyncIterator[bytes]:
         # woken by each new frame and sent at once (polling added half a frame interval of delay on
         # average); frames that come too soon after the last one sent are skipped, to hold about ``fps``
         fresh = asyncio.Event()
-        unwatch = c.live.watch(camera, lambda: loop.call_soon_threadsafe(fresh.set))
+        def wake() -> None:
+            loop.call_soon_threadsafe(fresh.set)
+
+        unwatch = c.live.watch(camera, wake)
         last_seq, sent = -1, 0.0
         try:
             fresh.set()  # whatever is there now, at once
@@ -78,12 +75,12 @@ async def live(camera: str, request: Request, fps: float = Query(5.0, gt=0, le=M
                 if time.monotonic() - sent < 0.75 * interval:  # slack: a camera's frames come with jitter
                     continue
                 got = await asyncio.to_thread(c.live.jpeg, camera)
-                if got is None or got[0] == last_seq:
+                if got is None or got.seq == last_seq:
                     continue
-                last_seq, t, data = got
+                last_seq = got.seq
                 sent = time.monotonic()
-                yield (b"--frame\r\nContent-Type: image/jpeg\r\nX-Frame-Time: " + f"{t:.3f}".encode()
-                       + b"\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
+                yield (b"--frame\r\nContent-Type: image/jpeg\r\nX-Frame-Time: " + f"{got.time:.3f}".encode()
+                       + b"\r\nContent-Length: " + str(len(got.data)).encode() + b"\r\n\r\n" + got.data + b"\r\n")
         finally:
             unwatch()
 
@@ -101,7 +98,7 @@ def snapshot(camera: str, request: Request, p: Principal = Depends(require(Perm.
         raise HTTPException(404, "no live picture from this camera yet")
     if seen.first(p.user.name, "live", camera):
         c.audit.append(p.actor, "footage.live", camera, {"snapshot": True})
-    return StreamingResponse(iter([got[2]]), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return StreamingResponse(iter([got.data]), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 class SegmentOut(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,9 +125,10 @@ async def stream(request: Request, p: Principal = Depends(require(Perm.EVENTS)))
         if p.sees(update.event.camera):
             loop.call_soon_threadsafe(_offer, queue, update)
 
-    c.event_service.listeners.append(listener)
+    service = c.event_service
+    service.listeners.append(listener)
 
-    async def gen():  # type: ignore[no-untyped-def]
+    async def gen() -> AsyncIterator[str]:
         try:
             yield ": connected\n\n"
             while not await request.is_disconnected():
@@ -141,7 +143,7 @@ async def stream(request: Request, p: Principal = Depends(require(Perm.EVENTS)))
                         data[k] = None
                 yield f"event: {u.type}\ndata: {json.dumps(data, default=str)}\n\n"
         finally:
-            c.event_service.listeners.remove(listener)  # type: ignore[union-attr]
+            service.listeners.remove(listener)
 
     return StreamingResponse(gen(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from clearwatch.api.security import Principal, ctx, require
 from clearwatch.faces import ImageError, load_image
 from clearwatch.governance import Perm
-from clearwatch.identity import EnrolmentError, NotFound, Photo, Registry, main_face
+from clearwatch.identity import EnrolmentError, FaceRegistry, NotFound, Photo, main_face
 from clearwatch.storage.models import Person
 
 router = APIRouter(prefix="/api", tags=["people"])
@@ -41,7 +41,7 @@ class PersonDetail(PersonOut):
     face_templates: list[TemplateOut]
 
 
-def registry(request: Request) -> Registry:
+def registry(request: Request) -> FaceRegistry:
     reg = ctx(request).registry
     if reg is None:
         raise HTTPException(503, "the identity registry is not available: set identity.key_file (or "
@@ -89,7 +89,7 @@ async def enrol(request: Request, name: str = Form(..., min_length=1, max_length
     return person_out(person, len(items))
 
 
-def found(reg: Registry, person_id: str) -> Person:
+def found(reg: FaceRegistry, person_id: str) -> Person:
     try:
         return reg.get(person_id)
     except NotFound as exc:

@@ -7,10 +7,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from clearwatch.analytics.detectors.base import COCO_LABELS, Detections, nms
+from clearwatch.analytics.detectors.base import Detections, nms
+from clearwatch.analytics.detectors.models import ModelSpec
 from clearwatch.analytics.detectors.onnx_session import open_session
+from clearwatch.analytics.detectors.registry import register
+from clearwatch.analytics.labels import COCO_LABELS
+
+MODEL = ModelSpec(
+    "FastestDet.onnx",
+    "31cb14c017fce347cb4c846ec62fdf00d76bb3beecdf4be21e7116ac67feb880",
+    "dog-qiuqiu/FastestDet example/onnx-runtime/FastestDet.onnx (BSD-3-Clause)",
+)
 
 
+@register(MODEL)
 class FastestDetDetector:
     labels = COCO_LABELS
     stride = 32

@@ -8,13 +8,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from clearwatch.analytics.detectors.base import COCO_LABELS, Detections, nms
+from clearwatch.analytics.detectors.base import Detections, nms
+from clearwatch.analytics.detectors.models import ModelSpec
 from clearwatch.analytics.detectors.onnx_session import open_session
+from clearwatch.analytics.detectors.registry import register
+from clearwatch.analytics.labels import COCO_LABELS
+
+MODEL = ModelSpec(
+    "yolox_nano.onnx",
+    "c789161ed43c8269fcd4e67c67eeeb4e80c622da2eb296a20bc6007bd18a0b7d",
+    "opencv/opencv_zoo models/object_detection_yolox/yolox_nano.onnx (Apache-2.0)",
+)
 
 STRIDES = (8, 16, 32)
 PAD_VALUE = 114
 
 
+@register(MODEL)
 class YoloxDetector:
     labels = COCO_LABELS
     stride = 32

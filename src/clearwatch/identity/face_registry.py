@@ -1,4 +1,4 @@
-"""The identity registry: enrolled people, their encrypted face templates, and 1:N / 1:1 matching.
+"""The face registry: enrolled people, their encrypted face templates, and 1:N / 1:1 matching.
 
 A person exists only because an operator enrolled them with a recorded legal basis. Unknown faces seen on
 camera never become persons.
@@ -17,28 +17,18 @@ import cv2
 import numpy as np
 from sqlalchemy import delete, func, select
 
-from clearwatch.errors import ClearwatchError
+from clearwatch.config import Config
 from clearwatch.faces import FaceEngine, FaceShot, ImageError, load_image
-from clearwatch.identity.crypto import Cipher, EncryptionKeyError
+from clearwatch.identity.crypto import Cipher, EncryptionKeyError, load_key
+from clearwatch.identity.errors import EnrolmentError, NotFound
 from clearwatch.identity.index import EXACT_BELOW, FaceIndex
 from clearwatch.identity.thresholds import DEFAULT_POINT, threshold
 from clearwatch.storage import Database
+from clearwatch.storage.database import rowcount
 from clearwatch.storage.models import FaceTemplate, Person, Setting
 
 KEY_SETTING = "biometric_key_fingerprint"
 CONFIDENT_FACE = 0.5  # detector score of a face that counts when choosing the main face of a photo
-
-
-class EnrolmentError(ClearwatchError):
-    """Enrolment refused; ``problems`` says why, photo by photo. Nothing was stored."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("enrolment refused: " + "; ".join(problems))
-
-
-class NotFound(ClearwatchError):
-    pass
 
 
 @dataclass
@@ -59,10 +49,11 @@ class Photo:
 def main_face(shots: list[FaceShot]) -> FaceShot | None:
     """The largest confident face (a large low-score detection is usually not a face)."""
     confident = [s for s in shots if s.face.score >= CONFIDENT_FACE]
-    return (confident or shots or [None])[0]
+    best = confident or shots
+    return best[0] if best else None
 
 
-class Registry:
+class FaceRegistry:
     def __init__(self, db: Database, cipher: Cipher, engine: FaceEngine | None = None, *, min_quality: float = 0.5,
                  operating_point: str = DEFAULT_POINT, exact_below: int = EXACT_BELOW):
         self.db = db
@@ -182,7 +173,7 @@ class Registry:
         self.index.remove(ids)
         with self.db.session() as s:
             s.execute(delete(FaceTemplate).where(FaceTemplate.person_id == person_id))
-            n = s.execute(delete(Person).where(Person.id == person_id)).rowcount
+            n = rowcount(s.execute(delete(Person).where(Person.id == person_id)))
         return bool(n)
 
     # queries ------------------------------------------------------------------------------------------
@@ -230,3 +221,13 @@ class Registry:
 
     def crop(self, template: FaceTemplate) -> bytes | None:
         return self.cipher.decrypt(template.crop, f"face:{template.person_id}:crop") if template.crop else None
+
+
+def open_face_registry(config: Config, db: Database) -> FaceRegistry:
+    """The one way the service, the API and the CLI open the registry: the configured key (refused if it is
+    not the one the database was written with), the configured operating point, every template indexed."""
+    ident = config.identity
+    registry = FaceRegistry(db, Cipher(load_key(ident.key_file, ident.key_env)), min_quality=ident.min_enrol_quality,
+                            operating_point=ident.operating_point, exact_below=ident.exact_search_below)
+    registry.start()
+    return registry

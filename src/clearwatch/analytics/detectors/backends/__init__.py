@@ -1,0 +1,1 @@
+"""Object detector backends, one module each, registered by name (see ``..registry``)."""

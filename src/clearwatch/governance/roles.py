@@ -1,0 +1,39 @@
+"""Roles and what each may do. Plain Python: the CLI and the API check permissions without loading the
+database or the password hasher."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+    AUDITOR = "auditor"
+
+
+class Perm(StrEnum):
+    LIVE = "live"
+    PLAYBACK = "playback"
+    EXPORT = "export"
+    EVENTS = "events"
+    PEOPLE = "people"  # see and change the registry
+    FACE_SEARCH = "face_search"
+    MACHINES = "machines"
+    SYSTEM = "system"
+    AUDIT = "audit"
+    USERS = "users"
+
+
+ROLE_PERMS: dict[Role, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(Perm),
+    Role.OPERATOR: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EXPORT, Perm.EVENTS, Perm.PEOPLE, Perm.FACE_SEARCH,
+                              Perm.MACHINES, Perm.SYSTEM}),
+    Role.VIEWER: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EVENTS, Perm.MACHINES}),
+    Role.AUDITOR: frozenset({Perm.AUDIT, Perm.SYSTEM}),
+}
+
+
+def can(role: str, perm: Perm) -> bool:
+    return perm in ROLE_PERMS.get(Role(role), frozenset())
