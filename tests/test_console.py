@@ -102,6 +102,10 @@ def test_every_route_needs_authentication(console: Console) -> None:
     ("oscar", "GET", "/api/audit"),
     ("oscar", "POST", "/api/users"),
     ("oscar", "GET", "/api/audit/verify"),
+    ("vera", "GET", "/api/plates/search?q=AB123CD&why=curious+about+it"),
+    ("vera", "GET", "/api/plates"),
+    ("vera", "POST", "/api/plates/lists"),
+    ("audrey", "GET", "/api/plates/lists"),
 ])
 def test_wrong_role_or_camera_is_forbidden(console: Console, who: str, method: str, path: str) -> None:
     r = httpx.request(method, console.url + path, headers=bearer(console, who), timeout=10)
@@ -177,6 +181,54 @@ def test_footage_and_biometric_actions_are_audited(console: Console) -> None:
     # nobody can change the trail through the API
     spec = httpx.get(f"{c.url}/api/openapi.json").json()
     assert set(spec["paths"]["/api/audit"]) == {"get"} and set(spec["paths"]["/api/audit/verify"]) == {"get"}
+
+
+def test_plates_search_lists_and_what_a_viewer_sees(console: Console) -> None:
+    from clearwatch.events.model import Event
+    from clearwatch.storage import EventStore
+
+    ev = Event("front", "plate", "AB123CD", 1.7e9, end=1.7e9 + 3, score=0.97,
+               data={"plate": "AB123CD", "format": "AR", "verified": True, "vehicle": "car", "direction": "in",
+                     "chars": [0.97] * 7, "lists": []})
+    EventStore(console.svc.db).save(ev.as_dict())
+    op, viewer = bearer(console, "oscar"), bearer(console, "vera")
+    r = httpx.get(f"{console.url}/api/plates/search", params={"q": "AB12*", "why": "theft at gate 2"}, headers=op)
+    assert r.status_code == 200 and [x["plate"] for x in r.json()] == ["AB123CD"]
+    r = httpx.get(f"{console.url}/api/plates/search", params={"q": "AB123CO", "fuzzy": 1, "why": "theft at gate 2"},
+                  headers=op)
+    assert [(x["plate"], x["distance"]) for x in r.json()] == [("AB123CD", 1)]
+    assert httpx.get(f"{console.url}/api/plates/search", params={"q": "AB123CD"}, headers=op).status_code == 422
+    trail = httpx.get(f"{console.url}/api/audit", params={"limit": 50}, headers=bearer(console, "audrey")).json()
+    searches = [a for a in trail if a["action"] == "plate.search"]
+    assert len(searches) == 2 and all(a["justification"] == "theft at gate 2" and a["actor"] == "oscar"
+                                      for a in searches)
+    # a viewer sees that a plate was read on its camera, not which plate; and cannot look one up by label
+    r = httpx.get(f"{console.url}/api/events", params={"kind": "plate"}, headers=viewer)
+    (seen,) = [e for e in r.json()["events"] if e["id"] == ev.id]
+    assert seen["label"] == "plate" and "plate" not in seen["data"] and "AB123CD" not in r.text
+    r = httpx.get(f"{console.url}/api/events", params={"kind": "plate", "label": "AB123CD"}, headers=op)
+    assert r.status_code == 403
+    r = httpx.get(f"{console.url}/api/events", params={"label": "AB123CD"}, headers=op)
+    assert r.status_code == 200 and r.json()["events"] == []
+    # lists: create, add (a visitor until a date), show, remove; each change audited
+    assert httpx.post(f"{console.url}/api/plates/lists", json={"name": "visitors", "kind": "visitor"},
+                      headers=op).status_code == 201
+    assert httpx.post(f"{console.url}/api/plates/lists", json={"name": "visitors", "kind": "visitor"},
+                      headers=op).status_code == 409
+    assert httpx.post(f"{console.url}/api/plates/lists", json={"name": "x", "kind": "maybe"},
+                      headers=op).status_code == 422
+    r = httpx.post(f"{console.url}/api/plates/lists/visitors/entries", headers=op,
+                   json={"plate": "kr-w 301", "valid_until": "2030-01-01T00:00:00Z", "note": "delivery"})
+    assert r.status_code == 201 and r.json()["plate"] == "KRW301"
+    assert httpx.post(f"{console.url}/api/plates/lists/nope/entries", json={"plate": "KRW301"},
+                      headers=op).status_code == 404
+    r = httpx.get(f"{console.url}/api/plates/lists", headers=op)
+    assert {"name": "visitors", "kind": "visitor", "description": "", "plates": 1} in r.json()
+    assert httpx.delete(f"{console.url}/api/plates/lists/visitors/entries/KRW301", headers=op).status_code == 204
+    assert httpx.delete(f"{console.url}/api/plates/lists/visitors/entries/KRW301", headers=op).status_code == 404
+    actions = {a["action"] for a in httpx.get(f"{console.url}/api/audit", params={"limit": 50},
+                                              headers=bearer(console, "audrey")).json()}
+    assert {"plates.list_create", "plates.list_add", "plates.list_remove"} <= actions
 
 
 def test_metrics_in_prometheus_format(console: Console) -> None:
@@ -309,6 +361,25 @@ def test_browser_walkthrough(console: Console, browser: object, output_dir: Path
     page.click("#search-form button")
     page.wait_for_selector("#search-results .match >> text=Grace Browser", timeout=60_000)
     page.screenshot(path=str(shots / "search.png"))
+    # plates: the latest reads, an audited search, a list with a plate on it
+    from clearwatch.events.model import Event
+    from clearwatch.storage import EventStore
+
+    EventStore(c.svc.db).save(Event("front", "plate", "GH789JK", 1.7e9, end=1.7e9 + 2, score=0.95, data={
+        "plate": "GH789JK", "format": "AR", "verified": True, "vehicle": "car", "colour": "blue"}).as_dict())
+    page.goto(c.url + "/plates")
+    page.wait_for_selector("#plate-rows >> text=GH789JK")
+    page.fill("#plate-search input[name=q]", "GH7*")
+    page.fill("#plate-search input[name=why]", "browser test: a car at the gate")
+    page.click("#plate-search button")
+    page.wait_for_selector("#plate-results >> text=GH789JK", timeout=20_000)
+    page.fill("#list-form input[name=name]", "browser-list")
+    page.click("#list-form button")
+    page.click("#plate-lists a >> text=browser-list")
+    page.fill("#entry-form input[name=plate]", "GH789JK")
+    page.click("#entry-form button")
+    page.wait_for_selector("#list-entries >> text=GH789JK", timeout=20_000)
+    page.screenshot(path=str(shots / "plates.png"))
     for name in ("machines", "system"):
         page.goto(f"{c.url}/{name}")
         page.wait_for_selector("#table table, #table p", timeout=20_000)
@@ -322,6 +393,7 @@ def test_browser_walkthrough(console: Console, browser: object, output_dir: Path
     # a viewer: no people page, no camera that is not theirs
     _login(page, c, "vera")
     assert page.goto(c.url + "/people").status == 403
+    assert page.goto(c.url + "/plates").status == 403
     assert page.goto(c.url + "/cameras/back").status == 403
     assert page.goto(c.url + "/cameras/front").status == 200
     page.goto(c.url + "/")

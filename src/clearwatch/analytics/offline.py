@@ -7,13 +7,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clearwatch.analytics.detectors import Detector
 from clearwatch.analytics.frames import VideoFileError, iter_file_frames
 from clearwatch.analytics.machinery import HourStats
 from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, FaceLooker, StageTimes
+from clearwatch.analytics.plate_events import PlateLooker
 from clearwatch.config.camera import CameraConfig
 from clearwatch.events.model import CounterDelta, Event, EventUpdate
+
+if TYPE_CHECKING:
+    from clearwatch.plates.lists import ListEntry
 
 
 @dataclass
@@ -82,14 +87,15 @@ class AnalysisResult:
 def analyze_file(path: Path, camera: CameraConfig, detector: Detector | None, sink: AnalyticsSink, *,
                  start_wall: float = 0.0,
                  progress: Callable[[float, float], None] | None = None,
-                 faces: FaceLooker | None = None) -> AnalysisResult:
+                 faces: FaceLooker | None = None, plates: PlateLooker | None = None,
+                 plate_lists: Callable[[], list[ListEntry]] | None = None) -> AnalysisResult:
     """Run ``camera``'s pipeline over ``path`` at its detect rate and size. Times in events are ``start_wall``
     + seconds into the file.
 
     A file that breaks off part-way still yields the events found up to the break; the error is returned
     in ``result.error`` (and a file that cannot be opened at all raises VideoFileError).
     """
-    analytics = CameraAnalytics(camera, detector, sink, faces)
+    analytics = CameraAnalytics(camera, detector, sink, faces, plates=plates, plate_lists=plate_lists)
     fps = camera.detect.fps
     cpu0, wall0 = time.process_time(), time.monotonic()
     frames, last_t = 0, 0.0

@@ -16,6 +16,7 @@ from clearwatch.analytics.frames import Frame
 from clearwatch.analytics.machinery import HourStats, MachineMonitor, StatsBook, Transition
 from clearwatch.analytics.motion import Motion, MotionDetector, polygon_mask
 from clearwatch.analytics.objects import ObjectFinder, label_filter
+from clearwatch.analytics.plate_events import PlateLooker, plate_events, side
 from clearwatch.analytics.tracking import ObjectTracker, Track, render_snapshot
 from clearwatch.analytics.zones import Crossing, LoiterChange, ZoneWatcher
 from clearwatch.config.camera import CameraConfig
@@ -23,6 +24,8 @@ from clearwatch.events.model import CounterDelta, Event, EventType, EventUpdate
 
 if TYPE_CHECKING:
     from clearwatch.faces.recognizer import Identity
+    from clearwatch.plates.lists import ListEntry
+    from clearwatch.plates.watch import PlateDecision
 
 STATS_FLUSH = 10.0  # seconds of video between writes of hourly statistics
 
@@ -87,7 +90,8 @@ class CameraAnalytics:
     analytics call it directly, as soon as they see what the recording mode waits for."""
 
     def __init__(self, camera: CameraConfig, detector: Detector | None, sink: AnalyticsSink,
-                 faces: FaceLooker | None = None, record_trigger: Callable[[float], None] | None = None):
+                 faces: FaceLooker | None = None, record_trigger: Callable[[float], None] | None = None,
+                 plates: PlateLooker | None = None, plate_lists: Callable[[], list[ListEntry]] | None = None):
         self.camera = camera.name
         self.s = camera
         self.fps = camera.detect.fps
@@ -96,6 +100,8 @@ class CameraAnalytics:
         self.detector = detector
         self.sink = sink
         self.faces = faces
+        self.plates = plates
+        self.plate_lists = plate_lists
         self.book = StatsBook()
         self.times = StageTimes()
         self._size: tuple[int, int] | None = None
@@ -153,6 +159,8 @@ class CameraAnalytics:
         crossings, loiter = self.zones.update(seen, ended, t)
         if self.faces is not None:
             self._recognise(seen, ended, frame)
+        if self.plates is not None:
+            self._read_plates(seen, ended, frame, motion)
         self._object_events(seen, ended, crossings, t, frame.size)
         self._loitering(loiter, frame.size)
         for monitor in self.machines.values():
@@ -183,6 +191,10 @@ class CameraAnalytics:
         if self.faces is not None:
             for tr in ended:
                 self._identified(tr.id, self.faces.finish(tr.id), end_t, emit=False)
+        if self.plates is not None:
+            self._plates_ended(ended)
+            for decision in self.plates.finish_all():
+                self._plate(decision, None)
         self._loitering(loiter, self._size)
         self._object_events([], ended, [], end_t, self._size)
         for name, ev in list(self._machine_events.items()):
@@ -317,6 +329,50 @@ class CameraAnalytics:
                           data={"watchlists": ident.watchlists, "event": ev.id, "name": ident.name})
             self._emit("start", alert)
             self._emit("end", alert)
+
+    def _read_plates(self, seen: list[Track], ended: list[Track], frame: Frame, motion: Motion) -> None:
+        """Vehicles' plates while they are in view, decided when they leave; on a dedicated entrance camera, the
+        whole frame whenever something moves (OCR is never run on a still picture)."""
+        assert self.plates is not None
+        cfg = self.s.plates
+        if cfg.dedicated:
+            if motion.any or self.plates.pending:
+                for decision in self.plates.look_frame(frame.image, frame.time):
+                    self._plate(decision, None)
+            return
+        for tr in seen:
+            if tr.label in cfg.vehicles:
+                self.plates.look(tr.id, tr.label, frame.image, tr.box, frame.time)
+        self._plates_ended(ended)
+
+    def _plates_ended(self, ended: list[Track]) -> None:
+        assert self.plates is not None
+        for tr in ended:
+            decision = self.plates.finish(tr.id)
+            if decision is not None:
+                self._plate(decision, tr)
+
+    def _plate(self, decision: PlateDecision, track: Track | None) -> None:
+        cfg = self.s.plates
+        direction = None
+        if cfg.line is not None:
+            if track is not None:
+                ev = self.events.get(track.id)
+                crossed = [*track.pending_crossings, *(ev.crossings if ev is not None else [])]
+                direction = next((str(c["direction"]) for c in reversed(crossed) if c["line"] == cfg.line), None)
+            elif decision.first_box is not None and decision.box is not None and self._size is not None:
+                line = self.s.lines[cfg.line]
+                before, after = side(line, self._size, decision.first_box), side(line, self._size, decision.box)
+                direction = "in" if before > 0 >= after else "out" if before < 0 <= after else None
+        for ev, snap, files in plate_events(self.camera, decision, track=track, direction=direction,
+                                            pre_roll=self.s.record.pre_roll, post_roll=self.s.record.post_roll,
+                                            snapshots=self.s.events.snapshots, lists=self.plate_lists,
+                                            fuzzy=cfg.fuzzy):
+            self.sink.on_event(EventUpdate("start", ev, files), snap)
+            self.finished.append(ev)
+            self.sink.on_event(EventUpdate("end", ev), None)
+        if self._trigger_activity is not None:
+            self._trigger_activity(decision.last)
 
     def _loitering(self, changes: list[LoiterChange], size: tuple[int, int]) -> None:
         for ch in changes:

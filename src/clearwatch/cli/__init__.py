@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from rich.text import Text
+
 from clearwatch.cli.app import app
 from clearwatch.cli.common import err_console
 from clearwatch.errors import ClearwatchError, ConfigError
@@ -25,7 +27,7 @@ def main() -> None:
             err_console.print(f"  {problem}", highlight=False, markup=False)
         sys.exit(1)
     except ClearwatchError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
+        err_console.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -15,9 +15,12 @@ from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console,
 from clearwatch.errors import ClearwatchError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from clearwatch.analytics.offline import CollectingSink
     from clearwatch.config import CameraConfig, Config
     from clearwatch.events.model import Event
+    from clearwatch.plates.lists import ListEntry
 
 
 def camera_for(config: Config, file: Path, camera: str | None, fps: float | None) -> CameraConfig:
@@ -43,6 +46,7 @@ def event_line(ev: Event) -> dict[str, Any]:
         "score": ev.score, "zones": ev.zones, "crossings": ev.crossings, "snapshot": ev.snapshot,
         **({"identity": ev.identity, "name": ev.identity_name, "similarity": ev.similarity,
             "face_snapshot": ev.face_snapshot} if ev.similarity is not None else {}),
+        **({"plate": ev.data["plate"]} if ev.kind == "plate" else {}),
         **({"data": ev.data} if ev.data else {}),
     }
 
@@ -82,6 +86,14 @@ def analyze(
         from clearwatch.faces.recognizer import FaceRecognizer
 
         recognizer = FaceRecognizer(open_registry(cfg), cam.faces)
+    plates, plate_lists = None, None
+    if cam.reads_plates:
+        from clearwatch.plates.reader import PlateReader
+        from clearwatch.plates.watch import PlateWatcher
+
+        plates = PlateWatcher(cam.plates, PlateReader(cam.plates.format_specs(), min_height=cam.plates.min_height),
+                              lost_after=cam.objects.lost_after)
+        plate_lists = _plate_lists(cfg)
 
     def emit(ev: Event) -> None:
         if json_out:
@@ -95,14 +107,25 @@ def analyze(
         with Progress(TextColumn("analysing {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeRemainingColumn(), console=err_console, transient=True) as bar:
             task = bar.add_task(file.name, total=1.0)
-            result = analyze_file(file, cam, detector, sink, faces=recognizer,
+            result = analyze_file(file, cam, detector, sink, faces=recognizer, plates=plates, plate_lists=plate_lists,
                                   progress=lambda t, d: bar.update(task, completed=t / d if d else 0))
     else:
-        result = analyze_file(file, cam, detector, sink, faces=recognizer)
+        result = analyze_file(file, cam, detector, sink, faces=recognizer, plates=plates, plate_lists=plate_lists)
     if not json_out:
         _print_table(sink, result.frames, result.video_seconds, result.cpu_per_video_second)
     if result.error is not None:
         raise result.error
+
+
+def _plate_lists(cfg: Config) -> Callable[[], list[ListEntry]] | None:
+    """The plate lists of the data directory's database, when there is one (analysing a file creates none)."""
+    if cfg.database.url is None and not (cfg.data_dir / "clearwatch.db").is_file():
+        return None
+    from clearwatch.cli.common import open_db
+    from clearwatch.storage.plate_lists import PlateListStore
+
+    entries = PlateListStore(open_db(cfg)).all_entries()
+    return lambda: entries
 
 
 def _print_table(sink: CollectingSink, frames: int, seconds: float, cpu: float) -> None:

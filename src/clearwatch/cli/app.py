@@ -23,6 +23,7 @@ from clearwatch.cli.common import (
 from clearwatch.cli.events_cmds import events_app, machines_app
 from clearwatch.cli.fingers import fingers_app
 from clearwatch.cli.people import faces_app, keys_app, people_app
+from clearwatch.cli.plates import plates_app
 from clearwatch.cli.running import run_until_signalled
 from clearwatch.errors import ClearwatchError
 from clearwatch.timeparse import fmt_time, parse_time
@@ -48,6 +49,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(fingers_app, name="fingers")
+app.add_typer(plates_app, name="plates")
 
 
 # run ---------------------------------------------------------------------------------------------

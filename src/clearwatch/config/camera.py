@@ -23,6 +23,7 @@ from clearwatch.config.analytics import (
 from clearwatch.config.base import Name, Section
 from clearwatch.config.events import EventsConfig
 from clearwatch.config.identity import FacesConfig
+from clearwatch.config.plates import PlatesConfig
 from clearwatch.config.units import Duration
 
 NETWORK_SCHEMES = {"rtsp", "rtsps", "http", "https"}
@@ -57,6 +58,7 @@ class CameraSections(Section):
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
     faces: FacesConfig = Field(default_factory=FacesConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    plates: PlatesConfig = Field(default_factory=PlatesConfig)
 
 
 INHERITED: dict[str, type[Section]] = {name: cast(type[Section], f.annotation)
@@ -119,6 +121,13 @@ class CameraConfig(CameraSections):
             return self
         return self.model_copy(update={"url": self.detect_url, "detect_url": None})
 
+    @model_validator(mode="after")
+    def _plate_line(self) -> CameraConfig:
+        if self.plates.line is not None and self.plates.line not in self.lines:
+            raise ValueError(f"plates.line {self.plates.line!r} is not one of this camera's lines "
+                             f"({', '.join(self.lines) or 'none'})")
+        return self
+
     @property
     def analysed(self) -> bool:
         """Frames are decoded for analytics: detection is on, or recording waits for motion or events."""
@@ -126,7 +135,11 @@ class CameraConfig(CameraSections):
 
     @property
     def detects_objects(self) -> bool:
-        return self.detect.enabled and self.objects.enabled
+        return self.detect.enabled and self.objects.enabled and not (self.plates.enabled and self.plates.dedicated)
+
+    @property
+    def reads_plates(self) -> bool:
+        return self.detect.enabled and self.plates.enabled
 
     @property
     def is_file(self) -> bool:

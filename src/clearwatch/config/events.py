@@ -34,7 +34,9 @@ class MqttConfig(Section):
 class WebhookConfig(Section):
     url: str = Field(pattern=r"^https?://", repr=False)
     secret: str | None = Field(default=None, repr=False, description="HMAC-SHA256 key for X-Clearwatch-Signature.")
-    kinds: list[Literal["object", "loitering", "machine", "alert"]] = Field(default_factory=list,
-                                                                            description="Empty: all.")
+    kinds: list[Literal["object", "loitering", "machine", "plate", "alert"]] = Field(
+        default_factory=list, description="Empty: all.")
+    lists: list[str] = Field(default_factory=list, description="Plate alerts from these plate lists only "
+                             "(e.g. an allow list whose hits open a gate); empty: any.")
     types: list[EventType] = Field(default_factory=lambda: list[EventType](["start", "end"]))
     timeout: Duration = Field(default=10.0, gt=0, le=120)

@@ -158,10 +158,15 @@ class EventService:
             out.append(Message("mqtt", f"{self.prefix}/events", body))
             if ev.kind == "alert":
                 out.append(Message("mqtt", f"{self.prefix}/alerts", body))
+            if ev.kind == "plate" and update.type == "end":
+                out.append(Message("mqtt", f"{self.prefix}/plates", body))
             if ev.kind == "object":
                 count = self._count_active(update)
                 out.append(Message("mqtt", f"{self.prefix}/{ev.camera}/{ev.label}", str(count), retain=True))
         for name, hook in self.config.webhooks.items():
+            from_list = ev.data.get("list") if ev.kind == "alert" else None
+            if hook.lists and from_list not in hook.lists:
+                continue
             if (not hook.kinds or ev.kind in hook.kinds) and update.type in hook.types:
                 out.append(Message(f"webhook:{name}", "events", body))
         return out

@@ -35,7 +35,7 @@ def read_bytes(path: Path) -> bytes:
         raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def load_image(data: bytes | Path, name: str | None = None) -> np.ndarray:
+def load_image(data: bytes | Path, name: str | None = None, *, holds: str = "a face") -> np.ndarray:
     """Decode ``data`` (bytes or a file) to BGR uint8, honouring EXIF orientation.
 
     Greyscale, CMYK, palette and alpha images are converted (alpha is composed on white).
@@ -55,7 +55,7 @@ def load_image(data: bytes | Path, name: str | None = None) -> np.ndarray:
             if w * h > MAX_PIXELS:
                 raise ImageError(f"{label}: {w}x{h} pixels is too large (limit {MAX_PIXELS // 1_000_000} MP)")
             if min(w, h) < MIN_SIDE:
-                raise ImageError(f"{label}: {w}x{h} pixels is too small to hold a face")
+                raise ImageError(f"{label}: {w}x{h} pixels is too small to hold {holds}")
             img.load()
     except ImageError:
         raise

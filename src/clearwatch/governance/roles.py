@@ -20,6 +20,8 @@ class Perm(StrEnum):
     EVENTS = "events"
     PEOPLE = "people"  # see and change the registry
     FACE_SEARCH = "face_search"
+    PLATES = "plates"  # see plate reads and manage plate lists
+    PLATE_SEARCH = "plate_search"
     MACHINES = "machines"
     SYSTEM = "system"
     AUDIT = "audit"
@@ -29,7 +31,7 @@ class Perm(StrEnum):
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.OPERATOR: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EXPORT, Perm.EVENTS, Perm.PEOPLE, Perm.FACE_SEARCH,
-                              Perm.MACHINES, Perm.SYSTEM}),
+                              Perm.PLATES, Perm.PLATE_SEARCH, Perm.MACHINES, Perm.SYSTEM}),
     Role.VIEWER: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EVENTS, Perm.MACHINES}),
     Role.AUDITOR: frozenset({Perm.AUDIT, Perm.SYSTEM}),
 }

@@ -16,11 +16,12 @@ from clearwatch.faces.recognizer import FaceRecognizer
 from clearwatch.governance import AuditLog, Users
 from clearwatch.identity import FaceRegistry, open_face_registry
 from clearwatch.recording import IndexWriter, Retention, RetentionScheduler, reconcile, retention_policy
-from clearwatch.service.detectors import DetectorCache
+from clearwatch.service.detectors import DetectorCache, PlateReaders
 from clearwatch.service.periodic import Periodic
 from clearwatch.service.units import CameraUnit, build_unit
 from clearwatch.sources import HealthSnapshot
 from clearwatch.storage import CameraStatusStore, Database, EventStore, HoldStore, SegmentIndex
+from clearwatch.storage.plate_lists import CachedEntries, PlateListStore
 
 log = logging.getLogger(__name__)
 STATUS_INTERVAL = 2.0
@@ -46,6 +47,8 @@ class Service:
         self.scheduler = RetentionScheduler(self.retention, config.retention.interval)
         self.events = EventService(config, self.db)
         self.detectors = DetectorCache()
+        self.plate_readers = PlateReaders()
+        self.plate_lists = CachedEntries(PlateListStore(self.db))
         self.live = LiveHub()
         self.units: dict[str, CameraUnit] = {}
         self.registry: FaceRegistry | None = None
@@ -58,7 +61,7 @@ class Service:
 
     @property
     def model_errors(self) -> dict[str, str]:
-        return self.detectors.errors
+        return {**self.detectors.errors, **self.plate_readers.errors}
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,7 @@ class Service:
                 self.units[cam.name] = build_unit(
                     cam, recordings=self.root, index_writer=self.index_writer,
                     on_disk_full=self.scheduler.run_soon, detectors=self.detectors, sink=self.events, faces=faces,
-                    live=self.live)
+                    live=self.live, plates=self.plate_readers.watcher_for(cam), plate_lists=self.plate_lists)
         self.status.forget_except(self.units)
         self.events.start()
         for unit in self.units.values():

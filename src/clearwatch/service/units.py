@@ -7,14 +7,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clearwatch.analytics.frames import Frame, FrameDecoder
 from clearwatch.analytics.pipeline import AnalyticsSink, CameraAnalytics, FaceLooker
+from clearwatch.analytics.plate_events import PlateLooker
 from clearwatch.api.live import LiveHub
 from clearwatch.config import CameraConfig
 from clearwatch.recording import IndexWriter, Recorder
 from clearwatch.service.detectors import DetectorCache
 from clearwatch.sources import Camera
+
+if TYPE_CHECKING:
+    from clearwatch.plates.lists import ListEntry
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,9 @@ class CameraUnit:
 
 
 def build_unit(cam: CameraConfig, *, recordings: Path, index_writer: IndexWriter, on_disk_full: Callable[[], None],
-               detectors: DetectorCache, sink: AnalyticsSink, faces: FaceLooker | None, live: LiveHub) -> CameraUnit:
+               detectors: DetectorCache, sink: AnalyticsSink, faces: FaceLooker | None, live: LiveHub,
+               plates: PlateLooker | None = None, plate_lists: Callable[[], list[ListEntry]] | None = None
+               ) -> CameraUnit:
     camera = Camera(cam)
     recorder = None
     if cam.record.enabled:
@@ -70,7 +77,8 @@ def build_unit(cam: CameraConfig, *, recordings: Path, index_writer: IndexWriter
     if not cam.analysed:
         return unit
     analytics = CameraAnalytics(cam, detectors.for_camera(cam), sink, faces,
-                                record_trigger=recorder.trigger if recorder is not None else None)
+                                record_trigger=recorder.trigger if recorder is not None else None,
+                                plates=plates, plate_lists=plate_lists)
 
     def consume(frame: Frame) -> None:
         live.publish(cam.name, frame.image, frame.time)  # a reference: viewers encode only what they watch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins  # annotations inside EventStore, where `list` is the method
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,6 +124,31 @@ class EventStore:
                 n += 1
             return n
 
+    def plates(self, text: str, *, fuzzy: int = 0, cameras: Sequence[str] | None = None,
+               start: datetime | None = None, end: datetime | None = None,
+               limit: int = 100) -> builtins.list[tuple[EventRecord, int]]:
+        """Plate reads matching ``text`` (wildcards ``*`` ``?``, or within ``fuzzy`` edits), newest first."""
+        pattern = plate_pattern(text)
+        if not pattern.strip("%_") and "%" not in pattern:
+            return []
+        q = select(EventRecord).where(EventRecord.kind == "plate")
+        if cameras is not None:
+            q = q.where(EventRecord.camera.in_(list(cameras)))
+        if start:
+            q = q.where(EventRecord.start >= start)
+        if end:
+            q = q.where(EventRecord.start < end)
+        if "%" in pattern or "_" in pattern:
+            q = q.where(EventRecord.label.like(pattern))
+        elif fuzzy == 0:
+            q = q.where(EventRecord.label == pattern)
+        else:  # the database narrows by length; the edit distance is computed here
+            n = len(pattern)
+            q = q.where(func.length(EventRecord.label).between(n - fuzzy, n + fuzzy))
+        with self.db.session() as s:
+            rows = list(s.scalars(q.order_by(EventRecord.start.desc()).limit(max(limit * 20, 1000))))
+        return plates_matching(rows, text, fuzzy)[:limit]
+
     def delete_before(self, cutoff: datetime, cameras: Sequence[str] | None = None,
                       exclude: Sequence[str] = ()) -> builtins.list[str]:
         """Delete ended events older than ``cutoff`` (of ``cameras`` only, or of every camera but ``exclude``);
@@ -139,6 +165,28 @@ class EventStore:
                 s.execute(delete(EventRecord).where(EventRecord.id.in_([r.id for r in rows])))
             return [p for r in rows for p in (r.snapshot, r.face_snapshot) if p]
 
+
+
+def plate_pattern(text: str) -> str:
+    """A search text as a LIKE pattern over stored plates: capitals and digits, ``*`` any run, ``?`` one."""
+    keep = "".join(c for c in text.upper() if (c.isascii() and c.isalnum()) or c in "*?")
+    return keep.replace("*", "%").replace("?", "_")
+
+
+def plates_matching(rows: Iterable[EventRecord], text: str, fuzzy: int) -> list[tuple[EventRecord, int]]:
+    """``rows`` whose plate is within ``fuzzy`` edits of ``text`` (wildcards match exactly), with the distance."""
+    from clearwatch.plates.lists import edit_distance
+
+    pattern = plate_pattern(text)
+    if "%" in pattern or "_" in pattern:
+        rx = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern))
+        return [(r, 0) for r in rows if rx.fullmatch(r.label)]
+    out = []
+    for r in rows:
+        d = edit_distance(pattern, r.label, fuzzy)
+        if d <= fuzzy:
+            out.append((r, d))
+    return out
 
 class OutboxStore:
     def __init__(self, db: Database):

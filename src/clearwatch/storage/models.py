@@ -114,6 +114,7 @@ class EventRecord(Base):
         Index("ix_events_camera_start", "camera", "start"),
         Index("ix_events_start", "start"),
         Index("ix_events_label_start", "label", "start"),
+        Index("ix_events_kind_start", "kind", "start"),
     )
 
 
@@ -271,3 +272,30 @@ class FingerTemplate(Base):
     minutiae: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlateList(Base):
+    """A named list of plates with what a match means: allow, deny, watch, or visitors (with validity dates)."""
+
+    __tablename__ = "plate_lists"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlateListEntry(Base):
+    __tablename__ = "plate_list_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_name: Mapped[str] = mapped_column(String(64), ForeignKey("plate_lists.name", ondelete="CASCADE"))
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("list_name", "plate", name="uq_plate_list_entries_list_plate"),)

@@ -18,6 +18,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates"))
 STATIC = Path(__file__).with_name("static")
 NAV = [("/", "Live", Perm.LIVE.value), ("/events", "Events", Perm.EVENTS.value),
        ("/people", "People", Perm.PEOPLE.value), ("/search", "Face search", Perm.FACE_SEARCH.value),
+       ("/plates", "Plates", Perm.PLATES.value),
        ("/machines", "Machines", Perm.MACHINES.value), ("/system", "System", Perm.SYSTEM.value),
        ("/audit", "Audit", Perm.AUDIT.value), ("/users", "Users", Perm.USERS.value)]
 
@@ -112,6 +113,12 @@ def people_page(request: Request) -> Response:
 def search_page(request: Request) -> Response:
     p = _page_user(request, Perm.FACE_SEARCH)
     return _render(request, "search.html", p, "search", "Face search")
+
+
+@router.get("/plates", response_class=HTMLResponse)
+def plates_page(request: Request) -> Response:
+    p = _page_user(request, Perm.PLATES)
+    return _render(request, "plates.html", p, "plates", "Plates", can_search=p.can(Perm.PLATE_SEARCH))
 
 
 def _table_page(request: Request, perm: Perm, page: str, title: str) -> Response:

@@ -42,15 +42,28 @@ class EventOut(BaseModel):
     data: dict[str, Any]
 
 
-def event_out(r: EventRecord, biometric: bool) -> EventOut:
+PLATE_FIELDS = ("plate", "listed", "chars", "plate_snapshot", "note")
+
+
+def plate_hidden(kind: str, label: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A plate read as a role without the plates permission sees it: that a plate was read, not which."""
+    if kind == "plate":
+        return "plate", {k: v for k, v in data.items() if k not in PLATE_FIELDS}
+    if kind == "alert" and "plate" in data:
+        return label, {k: v for k, v in data.items() if k not in PLATE_FIELDS}
+    return label, data
+
+
+def event_out(r: EventRecord, biometric: bool, plates: bool = True) -> EventOut:
+    label, data = (r.label, r.data) if plates else plate_hidden(r.kind, r.label, r.data)
     return EventOut(
-        id=r.id, camera=r.camera, kind=r.kind, label=r.label, start=r.start, end=r.end, score=r.score,
+        id=r.id, camera=r.camera, kind=r.kind, label=label, start=r.start, end=r.end, score=r.score,
         track_id=r.track_id, zones=r.zones, crossings=r.crossings,
         # who someone is, is biometric: roles without it see that a face was matched, not whose
         identity=r.identity if biometric else None, identity_name=r.identity_name if biometric else None,
         similarity=r.similarity if biometric else None, snapshot=bool(r.snapshot),
         face_snapshot=bool(r.face_snapshot) and biometric, clip_start=r.clip_start, clip_end=r.clip_end,
-        data=r.data if biometric or r.kind != "alert" else {k: v for k, v in r.data.items() if k != "name"},
+        data=data if biometric or r.kind != "alert" else {k: v for k, v in data.items() if k != "name"},
     )
 
 
@@ -79,7 +92,11 @@ def list_events(request: Request, camera: str | None = None, label: str | None =
                           end=upper, limit=limit)
     if identity:
         c.audit.append(p.actor, "biometric.event_search", identity, {"results": len(rows)})
-    return EventPage(events=[event_out(r, biometric) for r in rows],
+    if label:  # a plate is looked up through the plate search, which asks why and is audited
+        if kind == "plate":
+            raise HTTPException(403, "look plates up with /api/plates/search (it asks why, and is audited)")
+        rows = [r for r in rows if r.kind != "plate"]
+    return EventPage(events=[event_out(r, biometric, p.can(Perm.PLATES)) for r in rows],
                      next_before=rows[-1].start if len(rows) == limit else None)
 
 
@@ -89,7 +106,7 @@ def get_event(event_id: str, request: Request, p: Principal = Depends(require(Pe
     r = c.events.get(event_id)
     if r is None or not p.sees(r.camera):
         raise HTTPException(404, "no such event")
-    return event_out(r, p.can(Perm.PEOPLE))
+    return event_out(r, p.can(Perm.PEOPLE), p.can(Perm.PLATES))
 
 
 @router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse,
@@ -120,6 +137,7 @@ async def stream(request: Request, p: Principal = Depends(require(Perm.EVENTS)))
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[EventUpdate] = asyncio.Queue(maxsize=1000)
     biometric = p.can(Perm.PEOPLE)
+    plates = p.can(Perm.PLATES)
 
     def listener(update: EventUpdate) -> None:
         if p.sees(update.event.camera):
@@ -138,6 +156,8 @@ async def stream(request: Request, p: Principal = Depends(require(Perm.EVENTS)))
                     yield ": keep-alive\n\n"
                     continue
                 data = u.event.as_dict()
+                if not plates:
+                    data["label"], data["data"] = plate_hidden(u.event.kind, u.event.label, u.event.data)
                 if not biometric:
                     for k in ("identity", "identity_name", "similarity", "face_snapshot"):
                         data[k] = None

@@ -148,6 +148,72 @@ async function searchPage() {
   };
 }
 
+// plates: the latest reads (live), audited search, lists
+function plateRow(r, fresh) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = r.id;
+  if (fresh) tr.className = "fresh";
+  const crop = r.plate_snapshot ? `<img loading="lazy" src="/api/plates/${r.id}/plate.jpg" alt="">` : "";
+  tr.innerHTML = `<td>${crop}</td><td><strong>${esc(r.plate)}</strong>${r.verified ? "" : ' <small class="muted">unverified</small>'}${r.distance ? ` <small>(${r.distance} off)</small>` : ""}</td><td>${esc(fmt(r.time))}</td><td>${esc(r.camera)}</td><td>${esc([r.colour, r.vehicle].filter(Boolean).join(" "))}</td><td>${esc(r.direction)}</td><td>${(r.confidence || 0).toFixed(2)}</td><td>${esc((r.lists || []).join(", "))}</td>`;
+  return tr;
+}
+async function platesPage() {
+  const rows = $("#plate-rows");
+  (await api("/api/plates?limit=100")).forEach((r) => rows.appendChild(plateRow(r, false)));
+  const es = new EventSource("/api/events/stream/live");
+  es.onopen = () => { $("#stream-state").textContent = "(live)"; };
+  es.addEventListener("end", (msg) => {
+    const e = JSON.parse(msg.data);
+    if (e.kind !== "plate") return;
+    const d = e.data || {};
+    rows.prepend(plateRow({ id: e.id, camera: e.camera, plate: e.label, time: e.start * 1000, confidence: e.score, verified: d.verified, vehicle: d.vehicle, colour: d.colour, direction: d.direction, lists: d.lists, plate_snapshot: d.plate_snapshot }, true));
+  });
+  const search = $("#plate-search");
+  if (search) search.onsubmit = async (e) => {
+    e.preventDefault();
+    const out = $("#plate-results"), q = new URLSearchParams(new FormData(search));
+    out.textContent = "searching…";
+    try {
+      const found = await api("/api/plates/search?" + q.toString());
+      out.innerHTML = found.length ? "" : '<p class="muted">No read matches.</p>';
+      if (found.length) {
+        const t = document.createElement("table");
+        t.innerHTML = "<thead><tr><th></th><th>plate</th><th>time</th><th>camera</th><th>vehicle</th><th>direction</th><th>confidence</th><th>lists</th></tr></thead>";
+        const body = document.createElement("tbody");
+        found.forEach((r) => body.appendChild(plateRow(r, false)));
+        t.appendChild(body); out.appendChild(t);
+      }
+    } catch (err) { out.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
+  };
+  const entryForm = $("#entry-form");
+  async function showEntries(name) {
+    entryForm.hidden = false; entryForm.dataset.list = name; $("#entry-list").textContent = name;
+    const list = await api(`/api/plates/lists/${encodeURIComponent(name)}/entries`);
+    $("#list-entries").innerHTML = table(list, [["plate", (e) => esc(e.plate)], ["valid from", (e) => esc(fmt(e.valid_from))], ["valid until", (e) => esc(fmt(e.valid_until))], ["note", (e) => esc(e.note)], ["added by", (e) => esc(e.added_by)], ["", (e) => `<button class="danger" data-remove="${esc(e.plate)}">Remove</button>`]]);
+    $("#list-entries").querySelectorAll("[data-remove]").forEach((b) => b.onclick = async () => {
+      await api(`/api/plates/lists/${encodeURIComponent(name)}/entries/${encodeURIComponent(b.dataset.remove)}`, { method: "DELETE" }); showEntries(name); loadLists();
+    });
+  }
+  async function loadLists() {
+    const lists = await api("/api/plates/lists");
+    $("#plate-lists").innerHTML = table(lists, [["list", (l) => `<a href="#" data-open="${esc(l.name)}">${esc(l.name)}</a>`], ["kind", (l) => esc(l.kind)], ["plates", (l) => l.plates], ["description", (l) => esc(l.description)]]);
+    $("#plate-lists").querySelectorAll("[data-open]").forEach((a) => a.onclick = (e) => { e.preventDefault(); showEntries(a.dataset.open); });
+  }
+  $("#list-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try { await api("/api/plates/lists", { method: "POST", json: { name: f.get("name"), kind: f.get("kind"), description: f.get("description") } }); $("#list-status").textContent = "created"; e.target.reset(); loadLists(); }
+    catch (err) { $("#list-status").textContent = err.message; }
+  };
+  entryForm.onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(entryForm), iso = (v) => (v ? new Date(v).toISOString() : null);
+    try { await api(`/api/plates/lists/${encodeURIComponent(entryForm.dataset.list)}/entries`, { method: "POST", json: { plate: f.get("plate"), valid_from: iso(f.get("valid_from")), valid_until: iso(f.get("valid_until")), note: f.get("note") } }); $("#entry-status").textContent = "added"; entryForm.reset(); showEntries(entryForm.dataset.list); loadLists(); }
+    catch (err) { $("#entry-status").textContent = err.message; }
+  };
+  await loadLists();
+}
+
 const TABLES = {
   machines: async () => {
     const r = await api("/api/machines");
@@ -190,5 +256,5 @@ async function tablePage() {
   };
 }
 
-const PAGES = { live: livePage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage };
+const PAGES = { live: livePage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, plates: platesPage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage };
 document.addEventListener("DOMContentLoaded", () => { const f = PAGES[document.body.dataset.page]; if (f) f().catch((e) => console.error(e)); });

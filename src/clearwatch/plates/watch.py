@@ -1,0 +1,205 @@
+"""One plate decision per vehicle: reads collected while the vehicle is in view (rate-limited), voted when its
+track ends. A dedicated entrance camera has no vehicle tracks: there, reads of the same plate close in time
+form a pass, which ends when the plate has not been seen for a while."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from clearwatch.config.plates import PlatesConfig
+from clearwatch.plates.formats import classify
+from clearwatch.plates.lists import edit_distance
+from clearwatch.plates.reader import PlateRead, PlateReader
+from clearwatch.plates.vote import Reading, vote
+
+MARGIN = 0.06  # of the vehicle box, around it: a plate at the bumper's edge must not be cut
+SETTLED = 0.95  # mean character confidence of two agreeing reads after which a vehicle is not read again
+
+
+@dataclass
+class _Pass:
+    first: float
+    last: float
+    label: str
+    readings: list[Reading] = field(default_factory=list)
+    best: PlateRead | None = None
+    best_crop: np.ndarray | None = None
+    best_frame: np.ndarray | None = None
+    best_box: tuple[float, float, float, float] | None = None  # the plate in frame pixels
+    first_box: tuple[float, float, float, float] | None = None
+    last_box: tuple[float, float, float, float] | None = None
+    tried: float = float("-inf")
+
+    @property
+    def settled(self) -> bool:
+        """Two sure reads in a row that agree: more would cost CPU and change nothing."""
+        if len(self.readings) < 2:
+            return False
+        a, b = self.readings[-2:]
+        return a.text == b.text and min(a.mean_confidence, b.mean_confidence) >= SETTLED
+
+
+@dataclass(frozen=True)
+class PlateDecision:
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    format: str | None
+    first: float
+    last: float
+    vehicle: str  # the tracked label (car, truck, …), or "vehicle" on a dedicated camera
+    colour: str | None
+    reads: int
+    plate_jpeg: bytes | None
+    frame_jpeg: bytes | None  # the frame of the best read with the plate boxed (dedicated cameras)
+    box: tuple[float, float, float, float] | None  # the plate in frame pixels, when last read
+    first_box: tuple[float, float, float, float] | None  # … and when first read (which way it went)
+
+
+def colour_name(bgr: np.ndarray) -> str | None:
+    """A vehicle's colour in words, from the middle of its box (windows and road excluded as far as possible)."""
+    h, w = bgr.shape[:2]
+    if h < 8 or w < 8:
+        return None
+    body = bgr[int(h * 0.45):int(h * 0.8), int(w * 0.2):int(w * 0.8)]
+    hsv = cv2.cvtColor(body, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.float32)
+    hue, sat, val = np.median(hsv[:, 0]), np.median(hsv[:, 1]), np.median(hsv[:, 2])
+    if val < 50:
+        return "black"
+    if sat < 40:
+        return "white" if val > 190 else "silver" if val > 120 else "grey"
+    if hue < 25 and val < 140:
+        return "brown"
+    for limit, name in ((8, "red"), (20, "orange"), (33, "yellow"), (85, "green"), (130, "blue"), (160, "purple")):
+        if hue < limit:
+            return name
+    return "red"
+
+
+def _jpeg(image: np.ndarray | None) -> bytes | None:
+    if image is None or image.size == 0:
+        return None
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return buf.tobytes() if ok else None
+
+
+class PlateWatcher:
+    def __init__(self, cfg: PlatesConfig, reader: PlateReader, lost_after: float = 3.0):
+        self.cfg = cfg
+        self.reader = reader
+        self.lost_after = lost_after
+        self.passes: dict[int, _Pass] = {}
+        self._reported: dict[str, float] = {}  # plate → when its last decision's pass ended
+        self._next_key = -1  # dedicated passes have negative keys: never a track id
+        self._frame_tried = float("-inf")
+        self.attempts = 0
+
+    # vehicles (tracked by the object detector) ---------------------------------------------------------
+
+    def look(self, track_id: int, label: str, image: np.ndarray, box: np.ndarray, t: float) -> None:
+        """Read the vehicle's plate, at most every ``interval`` and ``max_reads`` times per vehicle."""
+        p = self.passes.get(track_id)
+        if p is None:
+            p = self.passes[track_id] = _Pass(t, t, label)
+        p.last, p.label = t, label
+        if t - p.tried < self.cfg.interval - 1e-3 or len(p.readings) >= self.cfg.max_reads or p.settled:
+            return
+        p.tried = t
+        h, w = image.shape[:2]
+        x1, y1, x2, y2 = box
+        mx, my = (x2 - x1) * MARGIN, (y2 - y1) * MARGIN
+        x1, y1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
+        x2, y2 = min(w, int(x2 + mx)), min(h, int(y2 + my))
+        if x2 - x1 < 16 or y2 - y1 < 16:
+            return
+        self._read(p, image, (x1, y1, x2, y2))
+
+    def finish(self, track_id: int) -> PlateDecision | None:
+        p = self.passes.pop(track_id, None)
+        return self._decide(p) if p is not None else None
+
+    # dedicated entrance cameras ------------------------------------------------------------------------
+
+    def look_frame(self, image: np.ndarray, t: float) -> list[PlateDecision]:
+        """Read the whole frame (every ``interval``); returns the passes that ended (plate gone for a while)."""
+        ended = [k for k, p in self.passes.items() if t - p.last > self.lost_after]
+        done = [d for d in (self._decide(self.passes.pop(k)) for k in ended) if d is not None]
+        if t - self._frame_tried >= self.cfg.interval - 1e-3:  # frame times carry rounding
+            self._frame_tried = t
+            h, w = image.shape[:2]
+            for read in self._reads(image, (0, 0, w, h)):
+                key = self._pass_for(read.text, t)
+                p = self.passes[key]
+                p.last, p.tried = t, t
+                self._keep(p, read, image, (0, 0, w, h))
+        return done
+
+    @property
+    def pending(self) -> bool:
+        """Passes are open (a dedicated camera keeps reading until their plates are gone)."""
+        return bool(self.passes)
+
+    def finish_all(self) -> list[PlateDecision]:
+        out = [self._decide(p) for p in self.passes.values()]
+        self.passes.clear()
+        return [d for d in out if d is not None]
+
+    def _pass_for(self, text: str, t: float) -> int:
+        for key, p in self.passes.items():
+            if p.best is not None and edit_distance(p.best.text, text, 2) <= 2:
+                return key
+        key, self._next_key = self._next_key, self._next_key - 1
+        self.passes[key] = _Pass(t, t, "vehicle")
+        return key
+
+    # shared -------------------------------------------------------------------------------------------
+
+    def _reads(self, image: np.ndarray, region: tuple[int, int, int, int]) -> list[PlateRead]:
+        x1, y1, x2, y2 = region
+        self.attempts += 1
+        return self.reader.read(np.ascontiguousarray(image[y1:y2, x1:x2]))
+
+    def _read(self, p: _Pass, image: np.ndarray, region: tuple[int, int, int, int]) -> None:
+        reads = self._reads(image, region)
+        if reads:
+            self._keep(p, reads[0], image, region)
+
+    def _keep(self, p: _Pass, read: PlateRead, image: np.ndarray, region: tuple[int, int, int, int]) -> None:
+        p.readings.append(Reading(read.text, read.char_confidences))
+        x1, y1 = region[0], region[1]
+        where = (read.box[0] + x1, read.box[1] + y1, read.box[2] + x1, read.box[3] + y1)
+        p.first_box = p.first_box or where
+        p.last_box = where
+        if p.best is None or (read.verified, read.confidence) > (p.best.verified, p.best.confidence):
+            x1, y1 = region[0], region[1]
+            bx1, by1, bx2, by2 = read.box
+            p.best = read
+            p.best_box = (bx1 + x1, by1 + y1, bx2 + x1, by2 + y1)
+            pad = 0.15 * (by2 - by1)
+            p.best_crop = image[max(0, int(by1 + y1 - pad)):int(by2 + y1 + pad),
+                                max(0, int(bx1 + x1 - pad)):int(bx2 + x1 + pad)].copy()
+            p.best_frame = image[region[1]:region[3], region[0]:region[2]]
+
+    def _decide(self, p: _Pass) -> PlateDecision | None:
+        voted = vote(p.readings)
+        if voted is None or p.best is None:
+            return None
+        fitted = classify(voted.text, self.reader.formats)
+        similar = max(1, self.cfg.fuzzy)  # the same plate read a character differently is still the same car
+        repeat = any(p.first - at <= self.cfg.repeat_window and edit_distance(text, fitted.text, similar) <= similar
+                     for text, at in self._reported.items())
+        self._reported[fitted.text] = p.last
+        if repeat:
+            return None  # the same vehicle's track lost and found again: already reported
+        frame = None
+        if p.label == "vehicle" and p.best_frame is not None and p.best_box is not None:  # no track snapshot
+            frame = p.best_frame.copy()
+            x1, y1, x2, y2 = (int(v) for v in p.best_box)
+            cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 200, 255), 2)
+        colour = colour_name(p.best_frame) if p.best_frame is not None and p.label != "vehicle" else None
+        return PlateDecision(fitted.text, min(voted.confidences), voted.confidences, fitted.format, p.first, p.last,
+                             p.label, colour, len(p.readings), _jpeg(p.best_crop), _jpeg(frame), p.last_box,
+                             p.first_box)
