@@ -42,6 +42,7 @@ bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/faces.py
 	$(VENV)/bin/python benchmarks/api.py
 	$(VENV)/bin/python benchmarks/fingerprints.py
+	$(VENV)/bin/python benchmarks/plates.py
 
 clean:
 	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

@@ -103,6 +103,23 @@ def test_every_vehicle_on_the_road_clip_is_read_once_with_its_direction(clip: Pa
         assert ev.snapshot is not None and (tmp_path / "snaps" / ev.snapshot).is_file()
 
 
+def test_a_dedicated_entrance_camera_reads_plates_without_the_vehicle_detector(clip: Path, tmp_path: Path) -> None:
+    cfg = parse_config(road_config(tmp_path / "data", clip).replace("plates: {line: gate}",
+                                                                     "plates: {line: gate, dedicated: true}"))
+    cam = cfg.cameras["road"]
+    assert not cam.detects_objects
+    watcher = PlateWatcher(cam.plates, PlateReader(cam.plates.format_specs()), lost_after=cam.objects.lost_after)
+    sink = CollectingSink()
+    analyze_file(clip, cam, None, sink, plates=watcher)
+    reads = {e.label: e for e in sink.ended if e.kind == "plate"}
+    want = {p.plate: p for p in PASSES}
+    assert set(reads) == set(want), list(reads)
+    for text, ev in reads.items():
+        assert ev.data["direction"] == ("out" if want[text].leftwards else "in"), text
+        assert ev.data["vehicle"] == "vehicle" and ev.track_id is None
+    assert not any(e.kind == "object" for e in sink.ended)
+
+
 def test_analyze_emits_plate_events(clip: Path, tmp_path: Path) -> None:
     (tmp_path / "site.yaml").write_text(road_config(tmp_path / "data", clip))
     r = cli("analyze", str(clip), "--config", "site.yaml", "--camera", "road", "--json", "--no-snapshots",
@@ -231,3 +248,39 @@ def test_bad_input_gets_clear_errors(tmp_path: Path, plates_dir: Path) -> None:
     bad.write_text("plates:\n  formats: [AR, {name: mine, regex: '[0-9'}]\n")
     r = cli("config", "check", str(bad))
     assert r.returncode == 2 and "plates.formats" in r.stderr and "does not compile" in r.stderr
+
+
+def test_a_gate_webhook_fires_only_for_its_list(tmp_path: Path) -> None:
+    from clearwatch.events import EventService
+    from clearwatch.events.model import Event, EventUpdate
+    from clearwatch.storage import Database
+
+    cfg = parse_config(f"data_dir: {tmp_path}\nwebhooks:\n"
+                       "  gate: {url: 'http://127.0.0.1:9/open', kinds: [alert], lists: [residents]}\n"
+                       "  all: {url: 'http://127.0.0.1:9/all'}\n")
+    db = Database(cfg.database_url)
+    db.migrate()
+    svc = EventService(cfg, db, deliver=False)
+
+    def targets(ev: Event) -> set[str]:
+        return {m.target for m in svc._messages(EventUpdate("start", ev), ev.as_dict())}
+
+    resident = Event("road", "alert", "residents", 1.0, data={"list": "residents", "plate": "AB123CD"})
+    stolen = Event("road", "alert", "stolen", 1.0, data={"list": "stolen", "plate": "GH789JK"})
+    assert targets(resident) == {"webhook:gate", "webhook:all"}
+    assert targets(stolen) == {"webhook:all"}
+    assert targets(Event("road", "plate", "AB123CD", 1.0)) == {"webhook:all"}
+
+
+def test_a_missing_or_wrong_ocr_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clearwatch.analytics.detectors.models import ModelError
+    from clearwatch.plates import models
+
+    (tmp_path / "PP-OCRv6_det_small.onnx").write_bytes(b"not the model")
+    monkeypatch.setenv("CLEARWATCH_MODELS", str(tmp_path))
+    monkeypatch.setattr(models, "_verified", {})
+    with pytest.raises(ModelError, match=r"has SHA-256 \w+, expected 090f04ab"):
+        models.ocr_model("det")
+    monkeypatch.setattr(models, "OCR_MODELS", {"det": models.OcrModel("no_such_wheel", "models/x.onnx", "0" * 64)})
+    with pytest.raises(ModelError, match="install the Python package 'no-such-wheel'"):
+        models.ocr_model("det")

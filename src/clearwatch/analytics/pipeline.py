@@ -337,7 +337,7 @@ class CameraAnalytics:
         cfg = self.s.plates
         if cfg.dedicated:
             if motion.any or self.plates.pending:
-                for decision in self.plates.look_frame(frame.image, frame.time):
+                for decision in self.plates.look_frame(frame.image, frame.time, motion.boxes):
                     self._plate(decision, None)
             return
         for tr in seen:

@@ -76,7 +76,7 @@ def analyze(
         camera = stem if stem in cfg.cameras else None
     cam = camera_for(cfg, file, camera, fps)
     detector = None
-    if cam.objects.enabled:
+    if cam.objects.enabled and not (cam.plates.enabled and cam.plates.dedicated):
         o = cam.objects
         detector = create_detector(o.detector, o.model, o.sha256, o.input_size, o.threads)
     snap_dir = None if no_snapshots else (snapshots or cfg.snapshots_dir)

@@ -6,7 +6,6 @@ character by character (``vote``)."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +109,6 @@ class TextReader:
         self.alphabet = ["", *meta["character"].split("\n"), " "]  # index 0 is CTC's blank
         self.session = open_session(path, threads)
         self.input = self.session.get_inputs()[0].name
-        self._lock = threading.Lock()
 
     def read(self, line: np.ndarray) -> LineRead:
         """One rectified BGR text line; it is scaled to the model's height and padded to a fixed width."""

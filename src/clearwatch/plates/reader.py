@@ -75,10 +75,14 @@ class PlateReader:
     def _fits(self, text: str) -> bool:
         return any(f.matches(text) for f in self.formats)
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
-        """Every plate in a BGR picture, best first."""
+    def read(self, image: np.ndarray, first: bool = False) -> list[PlateRead]:
+        """Every plate in a BGR picture, best first; with ``first`` (one vehicle's picture: it has one plate),
+        lines are read tallest first and reading stops at the first that fits a format."""
         out = []
-        for box in self.lines(image):
+        lines = self.lines(image)
+        if first:
+            lines.sort(key=lambda b: -b.height)
+        for box in lines:
             voted, raw = self.read_line(image, box)
             if voted is None:
                 continue
@@ -86,4 +90,6 @@ class PlateReader:
             confs = voted.confidences if fitted.swaps == 0 else tuple(
                 c if a == b else c * 0.5 for a, b, c in zip(voted.text, fitted.text, voted.confidences, strict=True))
             out.append(PlateRead(fitted.text, min(confs), confs, box.bounds, fitted.format, raw))
+            if first and fitted.format is not None:
+                break
         return sorted(out, key=lambda p: (p.verified, p.confidence), reverse=True)

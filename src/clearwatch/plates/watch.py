@@ -16,6 +16,8 @@ from clearwatch.plates.reader import PlateRead, PlateReader
 from clearwatch.plates.vote import Reading, vote
 
 MARGIN = 0.06  # of the vehicle box, around it: a plate at the bumper's edge must not be cut
+TILE, OVERLAP = 640, 200  # pixels: at most this much is read at once; overlap > a plate's width
+EDGE = 2  # pixels: a plate box this close to the picture's edge is cut off
 SETTLED = 0.95  # mean character confidence of two agreeing reads after which a vehicle is not read again
 
 
@@ -57,6 +59,39 @@ class PlateDecision:
     frame_jpeg: bytes | None  # the frame of the best read with the plate boxed (dedicated cameras)
     box: tuple[float, float, float, float] | None  # the plate in frame pixels, when last read
     first_box: tuple[float, float, float, float] | None  # … and when first read (which way it went)
+
+
+def regions(boxes: np.ndarray, width: int, height: int, gap: float = 24.0) -> list[tuple[int, int, int, int]]:
+    """Moving boxes merged where they touch (within ``gap`` pixels), grown by a margin, big enough to hold a
+    plate: where to read on a camera without vehicle tracks."""
+    merged: list[list[float]] = []
+    for b in sorted(boxes.tolist(), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+        for m in merged:
+            if b[0] <= m[2] + gap and b[2] >= m[0] - gap and b[1] <= m[3] + gap and b[3] >= m[1] - gap:
+                m[:] = [min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])]
+                break
+        else:
+            merged.append(list(b))
+    out = []
+    for x1, y1, x2, y2 in merged:
+        mx, my = (x2 - x1) * 0.1 + 8, (y2 - y1) * 0.1 + 8
+        r = (max(0, int(x1 - mx)), max(0, int(y1 - my)), min(width, int(x2 + mx)), min(height, int(y2 + my)))
+        if r[2] - r[0] >= 48 and r[3] - r[1] >= 24:
+            out += _tiles(r)
+    return out
+
+
+def _tiles(r: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    """A wide region (a vehicle and the background it uncovered) cut into overlapping tiles, so the text
+    detector does not shrink a plate below what it can find."""
+    def spans(a: int, b: int) -> list[tuple[int, int]]:
+        if b - a <= TILE:
+            return [(a, b)]
+        n = -(-(b - a - TILE) // (TILE - OVERLAP)) + 1
+        step = (b - a - TILE) / (n - 1)
+        return [(a + round(i * step), a + round(i * step) + TILE) for i in range(n)]
+
+    return [(x1, y1, x2, y2) for x1, x2 in spans(r[0], r[2]) for y1, y2 in spans(r[1], r[3])]
 
 
 def colour_name(bgr: np.ndarray) -> str | None:
@@ -107,15 +142,19 @@ class PlateWatcher:
         p.last, p.label = t, label
         if t - p.tried < self.cfg.interval - 1e-3 or len(p.readings) >= self.cfg.max_reads or p.settled:
             return
-        p.tried = t
         h, w = image.shape[:2]
         x1, y1, x2, y2 = box
+        if x1 <= EDGE or y1 <= EDGE or x2 >= w - EDGE or y2 >= h - EDGE:
+            return  # a vehicle still coming into view (or leaving it): its plate may be cut; wait for it
+        p.tried = t
         mx, my = (x2 - x1) * MARGIN, (y2 - y1) * MARGIN
         x1, y1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
         x2, y2 = min(w, int(x2 + mx)), min(h, int(y2 + my))
         if x2 - x1 < 16 or y2 - y1 < 16:
             return
-        self._read(p, image, (x1, y1, x2, y2))
+        reads = self._reads(image, (x1, y1, x2, y2), first=True)
+        if reads:
+            self._keep(p, reads[0], image, (x1, y1, x2, y2))
 
     def finish(self, track_id: int) -> PlateDecision | None:
         p = self.passes.pop(track_id, None)
@@ -123,18 +162,19 @@ class PlateWatcher:
 
     # dedicated entrance cameras ------------------------------------------------------------------------
 
-    def look_frame(self, image: np.ndarray, t: float) -> list[PlateDecision]:
-        """Read the whole frame (every ``interval``); returns the passes that ended (plate gone for a while)."""
+    def look_frame(self, image: np.ndarray, t: float, moving: np.ndarray) -> list[PlateDecision]:
+        """Read where things move (``moving``: boxes in frame pixels), every ``interval``; returns the passes
+        that ended (their plate not seen for a while)."""
         ended = [k for k, p in self.passes.items() if t - p.last > self.lost_after]
         done = [d for d in (self._decide(self.passes.pop(k)) for k in ended) if d is not None]
-        if t - self._frame_tried >= self.cfg.interval - 1e-3:  # frame times carry rounding
+        if len(moving) and t - self._frame_tried >= self.cfg.interval - 1e-3:  # frame times carry rounding
             self._frame_tried = t
-            h, w = image.shape[:2]
-            for read in self._reads(image, (0, 0, w, h)):
-                key = self._pass_for(read.text, t)
-                p = self.passes[key]
-                p.last, p.tried = t, t
-                self._keep(p, read, image, (0, 0, w, h))
+            for region in regions(moving, image.shape[1], image.shape[0]):
+                for read in self._reads(image, region):
+                    key = self._pass_for(read.text, t)
+                    p = self.passes[key]
+                    p.last, p.tried = t, t
+                    self._keep(p, read, image, region)
         return done
 
     @property
@@ -157,15 +197,15 @@ class PlateWatcher:
 
     # shared -------------------------------------------------------------------------------------------
 
-    def _reads(self, image: np.ndarray, region: tuple[int, int, int, int]) -> list[PlateRead]:
+    def _reads(self, image: np.ndarray, region: tuple[int, int, int, int], first: bool = False) -> list[PlateRead]:
+        """Plates read in ``region``, except those cut by the edge of the picture (a plate half out of view
+        reads as a shorter, different plate)."""
         x1, y1, x2, y2 = region
+        h, w = image.shape[:2]
         self.attempts += 1
-        return self.reader.read(np.ascontiguousarray(image[y1:y2, x1:x2]))
-
-    def _read(self, p: _Pass, image: np.ndarray, region: tuple[int, int, int, int]) -> None:
-        reads = self._reads(image, region)
-        if reads:
-            self._keep(p, reads[0], image, region)
+        reads = self.reader.read(np.ascontiguousarray(image[y1:y2, x1:x2]), first)
+        return [r for r in reads if r.box[0] + x1 > EDGE and r.box[2] + x1 < w - EDGE
+                and r.box[1] + y1 > EDGE and r.box[3] + y1 < h - EDGE]
 
     def _keep(self, p: _Pass, read: PlateRead, image: np.ndarray, region: tuple[int, int, int, int]) -> None:
         p.readings.append(Reading(read.text, read.char_confidences))
@@ -189,6 +229,7 @@ class PlateWatcher:
             return None
         fitted = classify(voted.text, self.reader.formats)
         similar = max(1, self.cfg.fuzzy)  # the same plate read a character differently is still the same car
+        self._reported = {text: at for text, at in self._reported.items() if p.first - at <= self.cfg.repeat_window}
         repeat = any(p.first - at <= self.cfg.repeat_window and edit_distance(text, fitted.text, similar) <= similar
                      for text, at in self._reported.items())
         self._reported[fitted.text] = p.last
