@@ -13,10 +13,11 @@ from clearwatch.plates.models import ocr_model
 from clearwatch.plates.ocr import TextBox, TextDetector, TextReader, rectify
 from clearwatch.plates.vote import Reading, reading
 
-# (recogniser, sideways stretch) for each read of a line. Plates are set in condensed type: read 1.3–1.6× wider,
-# as the recognisers learnt letters, PP-OCRv4 told W from N on the shared plate where PP-OCRv6 did not at any
-# width; v6 at the line's own width is the third vote (measured on data/plates/, see benchmarks/plates.py)
-READS = (("rec_v4", 1.3), ("rec_v4", 1.6), ("rec", 1.0))
+# (recogniser, sideways stretch) for each read of a line. Plates are set in condensed type: read 1.5× wider, as
+# the recognisers learnt letters, PP-OCRv4 told W from N on the shared plate where PP-OCRv6 did not at any
+# width; PP-OCRv6 at the line's own width is the second read (benchmarks/plates.py measured three reads: no
+# more right, 20 ms more per line)
+READS = (("rec_v4", 1.5), ("rec", 1.0))
 MIN_ASPECT, MAX_ASPECT = 1.3, 12.0  # a plate's text line: wider than tall, not a paragraph
 
 
@@ -62,13 +63,13 @@ class PlateReader:
             raw.append(line.text)
             r = reading(line.text, line.confidences)
             if r is None and i == 0:
-                break  # the first read calls it no plate (a badge, a word): not worth two more
+                break  # the first read calls it no plate (a badge, a word): not worth another
             if r is not None:
                 readings.append(r)
-        # a line most reads call not-a-plate ("Passat CC", "TITANIUM") is not one
-        if len(readings) * 2 <= len(READS):
+        # a line the first read calls not-a-plate ("Passat CC", "TITANIUM") is not one
+        if not readings:
             return None, tuple(raw)
-        # the reads of one line are not independent (two are the same recogniser): take the surest one, and
+        # two reads of one line are too few to vote on: take the surer one (one that fits a format first), and
         # leave voting to reads of the same plate in other frames
         return max(readings, key=lambda r: (self._fits(r.text), r.mean_confidence)), tuple(raw)
 

@@ -15,6 +15,7 @@ from clearwatch.plates.lists import edit_distance
 from clearwatch.plates.reader import PlateRead, PlateReader
 from clearwatch.plates.vote import Reading, vote
 
+ABOVE_PLATE = 0.35  # of a vehicle box's height, from the top: never holds its plate (front or back view)
 MARGIN = 0.06  # of the vehicle box, around it: a plate at the bumper's edge must not be cut
 TILE, OVERLAP = 640, 200  # pixels: at most this much is read at once; overlap > a plate's width
 EDGE = 2  # pixels: a plate box this close to the picture's edge is cut off
@@ -79,6 +80,11 @@ def regions(boxes: np.ndarray, width: int, height: int, gap: float = 24.0) -> li
         if r[2] - r[0] >= 48 and r[3] - r[1] >= 24:
             out += _tiles(r)
     return out
+
+
+def _inside(box: tuple[float, float, float, float], region: tuple[int, int, int, int]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return region[0] <= cx < region[2] and region[1] <= cy < region[3]
 
 
 def _tiles(r: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
@@ -148,6 +154,7 @@ class PlateWatcher:
             return  # a vehicle still coming into view (or leaving it): its plate may be cut; wait for it
         p.tried = t
         mx, my = (x2 - x1) * MARGIN, (y2 - y1) * MARGIN
+        y1 += (y2 - y1) * ABOVE_PLATE  # plates hang low on a vehicle: the roof and windows only cost time
         x1, y1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
         x2, y2 = min(w, int(x2 + mx)), min(h, int(y2 + my))
         if x2 - x1 < 16 or y2 - y1 < 16:
@@ -169,7 +176,12 @@ class PlateWatcher:
         done = [d for d in (self._decide(self.passes.pop(k)) for k in ended) if d is not None]
         if len(moving) and t - self._frame_tried >= self.cfg.interval - 1e-3:  # frame times carry rounding
             self._frame_tried = t
+            # a plate already read surely twice is followed, not read again: where it is now is not known
+            # without reading, so regions holding its last position are skipped while it stays in view
+            settled = [p.last_box for p in self.passes.values() if p.settled and p.last_box is not None]
             for region in regions(moving, image.shape[1], image.shape[0]):
+                if any(_inside(box, region) for box in settled):
+                    continue
                 for read in self._reads(image, region):
                     key = self._pass_for(read.text, t)
                     p = self.passes[key]
