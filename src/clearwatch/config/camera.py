@@ -1,6 +1,6 @@
 """A camera's configuration, resolved: the site-wide sections (``record``, ``detect``, ``motion``, ``objects``,
-``faces``, ``events``) deep-merged under the camera's own, then validated as a whole. Everything that runs a
-camera (recording, analytics, the API, ``analyze``) reads this one object; nothing merges again."""
+``faces``, ``events``, ``plates``) deep-merged under the camera's own, then validated as a whole. Everything
+that runs a camera (recording, analytics, the API, ``analyze``) reads this one object; nothing merges again."""
 
 from __future__ import annotations
 
