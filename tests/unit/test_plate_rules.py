@@ -95,3 +95,17 @@ def test_moving_boxes_become_reading_regions() -> None:
     wide = regions(np.array([[0, 100, 1280, 400]], np.float32), 1280, 720)
     assert len(wide) >= 3 and all(r[2] - r[0] <= 640 for r in wide)  # cut into tiles that overlap
     assert all(a[2] - b[0] >= 200 for a, b in itertools.pairwise(wide))
+
+
+def test_moving_now_is_where_things_are_not_the_trail_they_left() -> None:
+    from clearwatch.analytics.motion import Motion, moving_now
+
+    before, now = np.zeros((60, 100), np.uint8), np.zeros((60, 100), np.uint8)
+    before[20:40, 40:60] = 200
+    now[20:40, 50:70] = 200  # moved 10 px right
+    trail = np.array([[0, 18, 72, 42]], np.float32)  # what background subtraction still reports
+    boxes = moving_now(Motion(trail, 0.1, now, before, 2.0))
+    assert len(boxes) >= 1
+    x1, y1, x2, y2 = boxes.min(0)[0], boxes.min(0)[1], boxes.max(0)[2], boxes.max(0)[3]
+    assert 2 * 30 <= x1 <= 2 * 42 and x2 <= 2 * 80 and y1 >= 2 * 10 and y2 <= 2 * 50  # in frame pixels (×2)
+    assert len(moving_now(Motion(np.zeros((0, 4), np.float32), 0.0, now, now, 2.0))) == 0

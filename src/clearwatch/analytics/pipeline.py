@@ -14,7 +14,7 @@ from clearwatch.analytics.counters import LineCounter
 from clearwatch.analytics.detectors import Detector
 from clearwatch.analytics.frames import Frame
 from clearwatch.analytics.machinery import HourStats, MachineMonitor, StatsBook, Transition
-from clearwatch.analytics.motion import Motion, MotionDetector, polygon_mask
+from clearwatch.analytics.motion import Motion, MotionDetector, moving_now, polygon_mask
 from clearwatch.analytics.objects import ObjectFinder, label_filter
 from clearwatch.analytics.plate_events import PlateLooker, plate_events, side
 from clearwatch.analytics.tracking import ObjectTracker, Track, render_snapshot
@@ -337,7 +337,7 @@ class CameraAnalytics:
         cfg = self.s.plates
         if cfg.dedicated:
             if motion.any or self.plates.pending:
-                for decision in self.plates.look_frame(frame.image, frame.time, motion.boxes):
+                for decision in self.plates.look_frame(frame.image, frame.time, moving_now(motion)):
                     self._plate(decision, None)
             return
         for tr in seen:
