@@ -10,7 +10,7 @@ from rich.table import Table
 from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
 from clearwatch.timeparse import fmt_time, parse_time
 
-events_app = typer.Typer(no_args_is_help=True, help="Analytics events (objects, loitering, machines).")
+events_app = typer.Typer(no_args_is_help=True, help="Analytics events (objects, loitering, machines, plates, alerts).")
 machines_app = typer.Typer(no_args_is_help=True, help="Machines and production counters.")
 TIMES = {"ignore_unknown_options": True}  # "-1h" is a time, not an option
 
@@ -19,7 +19,7 @@ TIMES = {"ignore_unknown_options": True}  # "-1h" is a time, not an option
 def events_list(
     camera: str | None = typer.Option(None, help="Only this camera."),
     label: str | None = typer.Option(None, help="Only this label (person, car, a machine's name…)."),
-    kind: str | None = typer.Option(None, help="object, loitering or machine."),
+    kind: str | None = typer.Option(None, help="object, loitering, machine, plate or alert."),
     since: str | None = typer.Option(None, help="From (ISO time, 'now' or -1h)."),
     until: str | None = typer.Option(None, help="Until."),
     limit: int = typer.Option(100, min=1, max=100_000),
