@@ -237,12 +237,17 @@ def test_cli_compare_extract_show(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
     probe = FVC / "DB1_B/104_1.tif"
     gallery = [FVC / "DB1_B/104_2.tif", FVC / "DB1_B/106_2.tif", FVC / "DB1_B/104_3.iso"]
+    data = str(tmp_path / "data")
     r = subprocess.run([sys.executable, "-m", "clearwatch", "fingers", "compare", str(probe), *map(str, gallery),
-                        "--json"], capture_output=True, text=True, env=env, timeout=120)
+                        "--json", "--data", data], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert [o["gallery"] for o in out] == [str(g) for g in gallery]
     assert out[0]["score"] > out[1]["score"]
+    r = subprocess.run([sys.executable, "-m", "clearwatch", "audit", "list", "--data", data, "--json"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    (record,) = [a for a in json.loads(r.stdout) if a["action"] == "biometric.compare"]
+    assert record["target"] == probe.name and json.loads(record["detail"])["modality"] == "finger"
     iso = tmp_path / "104_1.iso"
     r = subprocess.run([sys.executable, "-m", "clearwatch", "fingers", "extract", str(probe), "--iso", str(iso)],
                        capture_output=True, text=True, env=env, timeout=120)
@@ -253,8 +258,8 @@ def test_cli_compare_extract_show(tmp_path: Path) -> None:
     assert r.returncode == 0 and cv2.imread(str(png)) is not None
     bad = tmp_path / "bad.iso"
     bad.write_bytes(b"FMR\x00 20\x00" + b"\x00" * 10)
-    r = subprocess.run([sys.executable, "-m", "clearwatch", "fingers", "compare", str(probe), str(bad), "--json"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "clearwatch", "fingers", "compare", str(probe), str(bad), "--json",
+                        "--data", data], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0 and "truncated" in json.loads(r.stdout)[0]["error"]
 
 

@@ -9,16 +9,37 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
+from clearwatch.cli.common import (
+    ConfigOption,
+    DataOption,
+    JsonOption,
+    console,
+    err_console,
+    open_db,
+    print_json,
+    resolve_config,
+)
 from clearwatch.errors import ClearwatchError
 from clearwatch.governance.roles import Role
 
 if TYPE_CHECKING:
+    from clearwatch.config import Config
     from clearwatch.governance import Actor
 
 
 users_app = typer.Typer(no_args_is_help=True, help="Console and API users.")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
+
+
+def audit_quietly(cfg: Config, action: str, target: str, detail: dict[str, object]) -> None:
+    """Evaluation commands (compare, verify two files) work on files alone: they are audited when the data
+    directory allows it, and say so on stderr when it does not."""
+    from clearwatch.governance import AuditLog
+
+    try:
+        AuditLog(open_db(cfg)).append(cli_actor(), action, target, detail)
+    except ClearwatchError as exc:
+        err_console.print(f"[yellow]not audited[/yellow]: {exc}", highlight=False)
 
 
 def cli_actor() -> Actor:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from clearwatch.cli.admin_cmds import cli_actor
+from clearwatch.cli.admin_cmds import audit_quietly, cli_actor
 from clearwatch.cli.common import (
     ConfigOption,
     DataOption,
@@ -70,8 +70,10 @@ def fingers_extract(image: Path, iso: Path = typer.Option(..., "--iso", help="Wr
 
 
 @fingers_app.command("compare")
-def fingers_compare(probe: Path, gallery: list[Path], dpi: float | None = DpiOption, json: bool = JsonOption) -> None:
-    """Score a probe (image or template) against each gallery item, in gallery order."""
+def fingers_compare(probe: Path, gallery: list[Path], dpi: float | None = DpiOption, config: Path | None = ConfigOption,
+                    data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    """Score a probe (image or template) against each gallery item, in gallery order (audited like
+    ``faces compare``)."""
     from clearwatch.fingerprints import prepare, score
 
     p = prepare(read_template(probe, dpi))
@@ -81,6 +83,8 @@ def fingers_compare(probe: Path, gallery: list[Path], dpi: float | None = DpiOpt
             out.append({"gallery": str(g), "score": round(score(p, prepare(read_template(g, dpi))), 5)})
         except ClearwatchError as exc:
             out.append({"gallery": str(g), "score": None, "error": str(exc)})
+    audit_quietly(resolve_config(config, data), "biometric.compare", probe.name,
+                  {"gallery": len(gallery), "modality": "finger"})
     print_comparisons(out, "score", json)
 
 

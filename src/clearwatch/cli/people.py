@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from clearwatch.cli.admin_cmds import cli_actor
+from clearwatch.cli.admin_cmds import audit_quietly, cli_actor
 from clearwatch.cli.common import (
     ConfigOption,
     DataOption,
@@ -40,16 +40,6 @@ def open_registry(cfg: Config) -> FaceRegistry:
     from clearwatch.identity import open_face_registry
 
     return open_face_registry(cfg, open_db(cfg))
-
-
-def _audit_quietly(cfg: Config, action: str, target: str, detail: dict[str, object]) -> None:
-    """Evaluation commands work on files alone; they are audited when the data directory allows it."""
-    from clearwatch.governance import AuditLog
-
-    try:
-        AuditLog(open_db(cfg)).append(cli_actor(), action, target, detail)
-    except ClearwatchError as exc:
-        console.print(f"[yellow]not audited[/yellow]: {exc}", highlight=False)
 
 
 def _read(path: Path) -> Photo:
@@ -225,7 +215,7 @@ def faces_verify(a: Path = typer.Argument(..., help="First photo."),
     sa, sb = _shot(engine, a), _shot(engine, b)
     sim = float(_embedding(sa, a) @ _embedding(sb, b))
     thr = threshold(cfg.identity.operating_point)
-    _audit_quietly(cfg, "biometric.verify", f"{a.name} vs {b.name}", {"similarity": round(sim, 4)})
+    audit_quietly(cfg, "biometric.verify", f"{a.name} vs {b.name}", {"similarity": round(sim, 4)})
     if json:
         print_json({"similarity": round(sim, 4), "threshold": thr, "same": sim >= thr})
     else:
@@ -259,7 +249,7 @@ def faces_compare(probe: Path = typer.Argument(..., help="Probe photo."),
             sim, err = None, str(exc)
         out.append({"gallery": str(g), "similarity": None if sim is None else round(sim, 5),
                     **({"error": err} if err else {})})
-    _audit_quietly(resolve_config(config, data), "biometric.compare", probe.name, {"gallery": len(gallery)})
+    audit_quietly(resolve_config(config, data), "biometric.compare", probe.name, {"gallery": len(gallery)})
     print_comparisons(out, "similarity", json)
 
 
