@@ -284,3 +284,22 @@ def test_a_missing_or_wrong_ocr_model_is_a_clear_error(tmp_path: Path, monkeypat
     monkeypatch.setattr(models, "OCR_MODELS", {"det": models.OcrModel("no_such_wheel", "models/x.onnx", "0" * 64)})
     with pytest.raises(ModelError, match="install the Python package 'no-such-wheel'"):
         models.ocr_model("det")
+
+
+def test_fuzzy_search_looks_past_the_newest_reads(tmp_path: Path) -> None:
+    """Most plates have the same length: a near miss among thousands of newer reads must still be found."""
+    from clearwatch.storage import Database, EventRecord, EventStore
+
+    db = Database(f"sqlite:///{tmp_path / 'cw.db'}")
+    db.migrate()
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    rows = [EventRecord(id=f"e{i:05d}", camera="road", kind="plate", label=f"ZZ{i:05d}", start=t0 + timedelta(
+        seconds=i), score=0.9, data={}, updated_at=t0) for i in range(1, 5001)]
+    rows.append(EventRecord(id="old", camera="road", kind="plate", label="KRW301", start=t0, score=0.9, data={},
+                            updated_at=t0))
+    with db.session() as s:
+        s.add_all(rows)
+    found = EventStore(db).plates("KRW3O1", fuzzy=1)
+    assert [(r.id, d) for r, d in found] == [("old", 1)]
+    assert [r.id for r, _ in EventStore(db).plates("ZZ0*", limit=3)] == ["e05000", "e04999", "e04998"]
+    db.dispose()

@@ -145,9 +145,14 @@ class EventStore:
         else:  # the database narrows by length; the edit distance is computed here
             n = len(pattern)
             q = q.where(func.length(EventRecord.label).between(n - fuzzy, n + fuzzy))
-        with self.db.session() as s:
-            rows = list(s.scalars(q.order_by(EventRecord.start.desc()).limit(max(limit * 20, 1000))))
-        return plates_matching(rows, text, fuzzy)[:limit]
+        out: builtins.list[tuple[EventRecord, int]] = []
+        with self.db.session() as s:  # streamed: a fuzzy search may have to look at every read of that length
+            rows = s.scalars(q.order_by(EventRecord.start.desc()).execution_options(yield_per=2000))
+            for batch in rows.partitions():
+                out += plates_matching(batch, text, fuzzy)
+                if len(out) >= limit:
+                    break
+        return out[:limit]
 
     def delete_before(self, cutoff: datetime, cameras: Sequence[str] | None = None,
                       exclude: Sequence[str] = ()) -> builtins.list[str]:

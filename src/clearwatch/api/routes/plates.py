@@ -67,6 +67,8 @@ def search(request: Request, q: str = Query(..., min_length=1, max_length=16, de
            limit: int = Query(100, ge=1, le=1000),
            p: Principal = Depends(require(Perm.PLATE_SEARCH))) -> list[PlateOut]:
     """Where and when a plate was read, newest first; each search is on the audit trail with its reason."""
+    if len(why.strip()) < 5:
+        raise HTTPException(422, "why: give a real reason (at least 5 characters); it goes on the audit trail")
     c = ctx(request)
     found = c.events.plates(q, fuzzy=fuzzy, cameras=p.cameras(c.cameras), start=_utc(start), end=_utc(end),
                             limit=limit)
