@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -20,7 +19,7 @@ from clearwatch.analytics.plate_events import PlateLooker, plate_events, side
 from clearwatch.analytics.tracking import ObjectTracker, Track, render_snapshot
 from clearwatch.analytics.zones import Crossing, LoiterChange, ZoneWatcher
 from clearwatch.config.camera import CameraConfig
-from clearwatch.events.model import CounterDelta, Event, EventType, EventUpdate
+from clearwatch.events.model import CounterDelta, Event, EventType, EventUpdate, snapshot_name
 
 if TYPE_CHECKING:
     from clearwatch.faces.recognizer import Identity
@@ -48,13 +47,6 @@ class StageTimes:
     track: float = 0.0
     rules: float = 0.0
     frames: int = 0
-
-
-def snapshot_name(event: Event) -> str:
-    if event.start < 1e9:  # times relative to a file being analysed, not wall-clock
-        return f"{event.camera}/{event.id}.jpg"
-    day = datetime.fromtimestamp(event.start, UTC).strftime("%Y-%m-%d")
-    return f"{event.camera}/{day}/{event.id}.jpg"
 
 
 class FaceLooker(Protocol):
@@ -315,7 +307,7 @@ class CameraAnalytics:
         ev.similarity = round(ident.similarity, 4)
         files = {}
         if ident.face_jpeg is not None and self.s.events.snapshots:
-            ev.face_snapshot = snapshot_name(ev).replace(".jpg", "-face.jpg")
+            ev.face_snapshot = snapshot_name(ev, "-face")
             files[ev.face_snapshot] = ident.face_jpeg
         if emit:
             self.sink.on_event(EventUpdate("update", ev, files), None)

@@ -11,7 +11,7 @@ import numpy as np
 
 from clearwatch.analytics.tracking import Track, render_snapshot
 from clearwatch.config.analytics import LineConfig
-from clearwatch.events.model import Event
+from clearwatch.events.model import Event, snapshot_name
 
 if TYPE_CHECKING:
     from clearwatch.plates.lists import ListEntry
@@ -36,12 +36,6 @@ def side(line: LineConfig, size: tuple[int, int], box: tuple[float, float, float
     return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
 
 
-def snapshot_names(camera: str, event_id: str, start: float) -> tuple[str, str]:
-    day = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d") if start >= 1e9 else ""
-    base = f"{camera}/{day}/{event_id}" if day else f"{camera}/{event_id}"
-    return f"{base}.jpg", f"{base}-plate.jpg"
-
-
 def plate_events(camera: str, decision: PlateDecision, *, track: Track | None, direction: str | None,
                  pre_roll: float, post_roll: float, snapshots: bool,
                  lists: Callable[[], list[ListEntry]] | None, fuzzy: int
@@ -56,8 +50,8 @@ def plate_events(camera: str, decision: PlateDecision, *, track: Track | None, d
     files: dict[str, bytes] = {}
     if snapshots:
         snap = render_snapshot(track, track.label) if track is not None else decision.frame_jpeg
-        snap_name, plate_name = snapshot_names(camera, ev.id, ev.start)
-        ev.snapshot = snap_name if snap is not None else None
+        ev.snapshot = snapshot_name(ev) if snap is not None else None
+        plate_name = snapshot_name(ev, "-plate")
         if decision.plate_jpeg is not None:
             files[plate_name] = decision.plate_jpeg
             ev.data["plate_snapshot"] = plate_name

@@ -15,6 +15,7 @@ from clearwatch.cli.common import (
     DataOption,
     JsonOption,
     console,
+    justification,
     open_db,
     print_json,
     resolve_config,
@@ -25,7 +26,6 @@ from clearwatch.cli.fingers import fingers_app
 from clearwatch.cli.people import faces_app, keys_app, people_app
 from clearwatch.cli.plates import plates_app
 from clearwatch.cli.running import run_until_signalled
-from clearwatch.errors import ClearwatchError
 from clearwatch.timeparse import fmt_time, parse_time
 from clearwatch.units import format_size
 
@@ -188,8 +188,7 @@ def export(
     from clearwatch.recording import export_range
     from clearwatch.storage import HoldStore, SegmentIndex
 
-    if len(why.strip()) < 5:
-        raise ClearwatchError("--why needs a real justification (at least 5 characters)")
+    why = justification(why)
     cfg = resolve_config(config, data)
     db = open_db(cfg)
     t0, t1 = parse_time(start), parse_time(end)
@@ -204,7 +203,7 @@ def export(
                               progress=step)
     AuditLog(db).append(cli_actor(), "footage.export", camera, {"start": result.start.isoformat(),
                         "end": result.end.isoformat(), "bytes": result.bytes, "path": str(result.path)},
-                        justification=why.strip())
+                        justification=why)
     if json:
         print_json({"path": result.path, "start": result.start, "end": result.end, "segments": result.segments,
                     "packets": result.packets, "bytes": result.bytes, "gap_seconds": result.gaps})

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
+from clearwatch.errors import ClearwatchError
+
 if TYPE_CHECKING:
     from clearwatch.config import Config
     from clearwatch.storage import Database
@@ -38,6 +40,13 @@ def resolve_config(config: Path | None, data: Path | None = None) -> Config:
     if Path("clearwatch.yaml").is_file() and data is None:
         return load_config(Path("clearwatch.yaml"))
     return default_config(data)
+
+
+def justification(why: str) -> str:
+    """A ``--why`` as it goes on the audit trail; a blank or token one is refused."""
+    if len(why.strip()) < 5:
+        raise ClearwatchError("--why needs a real justification (at least 5 characters)")
+    return why.strip()
 
 
 def open_db(cfg: Config) -> Database:

@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 
 from clearwatch.cli.admin_cmds import cli_actor
-from clearwatch.cli.common import ConfigOption, DataOption, JsonOption, console, open_db, print_json, resolve_config
+from clearwatch.cli.common import (
+    ConfigOption,
+    DataOption,
+    JsonOption,
+    console,
+    justification,
+    open_db,
+    print_json,
+    resolve_config,
+)
 from clearwatch.errors import ClearwatchError
 from clearwatch.timeparse import fmt_time, parse_time
 
@@ -86,14 +95,13 @@ def plates_search(
     from clearwatch.governance import AuditLog
     from clearwatch.storage import EventStore
 
-    if len(why.strip()) < 5:
-        raise ClearwatchError("--why needs a real justification (at least 5 characters)")
+    why = justification(why)
     db = open_db(resolve_config(config, data))
     found = EventStore(db).plates(text, fuzzy=fuzzy, cameras=camera or None,
                                   start=parse_time(since) if since else None,
                                   end=parse_time(until) if until else None, limit=limit)
     AuditLog(db).append(cli_actor(), "plate.search", text, {"fuzzy": fuzzy, "since": since, "until": until,
-                        "cameras": camera or None, "results": len(found)}, justification=why.strip())
+                        "cameras": camera or None, "results": len(found)}, justification=why)
     rows = [{"id": r.id, "camera": r.camera, "plate": r.label, "distance": d, "time": r.start,
              "confidence": r.score, "format": r.data.get("format"), "vehicle": r.data.get("vehicle"),
              "colour": r.data.get("colour"), "direction": r.data.get("direction"), "lists": r.data.get("lists", []),

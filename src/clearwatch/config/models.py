@@ -49,8 +49,8 @@ class LoggingConfig(Section):
 
 
 class Config(CameraSections):
-    """The whole file. Its ``record``, ``detect``, ``motion``, ``objects``, ``faces`` and ``events`` (from
-    ``CameraSections``) are the site's defaults, already merged into every camera."""
+    """The whole file. Its ``CameraSections`` (``record``, ``detect``, ``motion``, ``objects``, ``faces``,
+    ``events``, ``plates``) are the site's defaults, already merged into every camera."""
 
     data_dir: ConfigPath = Field(default=Path("clearwatch-data"), description="Where Clearwatch keeps its data.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 EventType = Literal["start", "update", "end"]
@@ -40,6 +41,15 @@ class Event:
         d = asdict(self)
         d["path"] = [list(p) for p in self.path]
         return d
+
+
+def snapshot_name(event: Event, suffix: str = "") -> str:
+    """Where an event's picture goes under the snapshots folder (``suffix`` for its other pictures: a face, a
+    plate): by camera and day, or by camera alone for a file analysed in seconds from its start."""
+    if event.start < 1e9:  # times relative to a file being analysed, not wall-clock
+        return f"{event.camera}/{event.id}{suffix}.jpg"
+    day = datetime.fromtimestamp(event.start, UTC).strftime("%Y-%m-%d")
+    return f"{event.camera}/{day}/{event.id}{suffix}.jpg"
 
 
 @dataclass

@@ -120,6 +120,10 @@ def colour_name(bgr: np.ndarray) -> str | None:
     return "red"
 
 
+def _due(t: float, last: float, interval: float) -> bool:
+    return t - last >= interval - 1e-3  # frame times carry rounding: 0.4 s apart may compute as 0.39999…
+
+
 def _jpeg(image: np.ndarray | None) -> bytes | None:
     if image is None or image.size == 0:
         return None
@@ -146,7 +150,7 @@ class PlateWatcher:
         if p is None:
             p = self.passes[track_id] = _Pass(t, t, label)
         p.last, p.label = t, label
-        if t - p.tried < self.cfg.interval - 1e-3 or len(p.readings) >= self.cfg.max_reads or p.settled:
+        if not _due(t, p.tried, self.cfg.interval) or len(p.readings) >= self.cfg.max_reads or p.settled:
             return
         h, w = image.shape[:2]
         x1, y1, x2, y2 = box
@@ -174,7 +178,7 @@ class PlateWatcher:
         that ended (their plate not seen for a while)."""
         ended = [k for k, p in self.passes.items() if t - p.last > self.lost_after]
         done = [d for d in (self._decide(self.passes.pop(k)) for k in ended) if d is not None]
-        if len(moving) and t - self._frame_tried >= self.cfg.interval - 1e-3:  # frame times carry rounding
+        if len(moving) and _due(t, self._frame_tried, self.cfg.interval):
             self._frame_tried = t
             # a plate already read surely twice is followed, not read again: where it is now is not known
             # without reading, so regions holding its last position are skipped while it stays in view
@@ -226,13 +230,10 @@ class PlateWatcher:
         p.first_box = p.first_box or where
         p.last_box = where
         if p.best is None or (read.verified, read.confidence) > (p.best.verified, p.best.confidence):
-            x1, y1 = region[0], region[1]
-            bx1, by1, bx2, by2 = read.box
-            p.best = read
-            p.best_box = (bx1 + x1, by1 + y1, bx2 + x1, by2 + y1)
+            bx1, by1, bx2, by2 = where
             pad = 0.15 * (by2 - by1)
-            p.best_crop = image[max(0, int(by1 + y1 - pad)):int(by2 + y1 + pad),
-                                max(0, int(bx1 + x1 - pad)):int(bx2 + x1 + pad)].copy()
+            p.best, p.best_box = read, where
+            p.best_crop = image[max(0, int(by1 - pad)):int(by2 + pad), max(0, int(bx1 - pad)):int(bx2 + pad)].copy()
             p.best_frame = image[region[1]:region[3], region[0]:region[2]]
 
     def _decide(self, p: _Pass) -> PlateDecision | None:

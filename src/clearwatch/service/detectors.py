@@ -1,10 +1,12 @@
-"""One object detector per distinct model setting, shared by the cameras that use it (onnxruntime sessions
-are thread-safe). A model that cannot load turns detection off for those cameras, not recording."""
+"""Models shared by the cameras that use the same setting: one object detector per model setting, one plate
+reader per format set (onnxruntime sessions are thread-safe). A model that cannot load turns that analysis off
+for those cameras, never recording."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from clearwatch.analytics.detectors import Detector, ModelError, create_detector
 from clearwatch.config import CameraConfig
@@ -14,14 +16,41 @@ if TYPE_CHECKING:
     from clearwatch.plates.watch import PlateWatcher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class SharedModels(Generic[T]):
+    """One model per key, built on first use; one that fails to load is remembered (it is not retried for
+    every camera) and each camera that wanted it is noted in ``errors``."""
+
+    def __init__(self, what: str, still: str, model: str = "model"):
+        self.what, self.still, self.model = what, still, model  # "object detection", "Cameras still record…"
+        self._models: dict[Hashable, T | None] = {}
+        self.errors: dict[str, str] = {}  # camera → why it goes without
+
+    def get(self, camera: str, key: Hashable, build: Callable[[], T]) -> T | None:
+        if key not in self._models:
+            try:
+                self._models[key] = build()
+            except ModelError as exc:
+                log.error("%s is off: %s. %s", self.what, exc, self.still)
+                self._models[key] = None
+        model = self._models[key]
+        if model is None:
+            self.errors[camera] = f"{self.what} unavailable: {self.model} missing or invalid (see the log)"
+        return model
 
 
 class PlateReaders:
-    """One plate reader (three OCR sessions) per distinct format set and size limit, shared by cameras."""
+    """One plate reader (three OCR sessions) per distinct format set and size limit."""
 
     def __init__(self) -> None:
-        self._readers: dict[str, PlateReader | None] = {}
-        self.errors: dict[str, str] = {}
+        self._readers: SharedModels[PlateReader] = SharedModels("plate reading", "Cameras still record and detect.",
+                                                                     "OCR model")
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self._readers.errors
 
     def watcher_for(self, camera: CameraConfig) -> PlateWatcher | None:
         from clearwatch.plates.reader import PlateReader
@@ -30,37 +59,25 @@ class PlateReaders:
         if not camera.reads_plates:
             return None
         p = camera.plates
-        key = repr((p.format_specs(), p.min_height))
-        if key not in self._readers:
-            try:
-                self._readers[key] = PlateReader(p.format_specs(), min_height=p.min_height)
-            except ModelError as exc:
-                log.error("plate reading is off: %s. Cameras still record and detect.", exc)
-                self._readers[key] = None
-        reader = self._readers[key]
-        if reader is None:
-            self.errors[camera.name] = "plate reading unavailable: OCR model missing or invalid (see the log)"
-            return None
-        return PlateWatcher(p, reader, lost_after=camera.objects.lost_after)
+        reader = self._readers.get(camera.name, repr((p.format_specs(), p.min_height)),
+                                   lambda: PlateReader(p.format_specs(), min_height=p.min_height))
+        return PlateWatcher(p, reader, lost_after=camera.objects.lost_after) if reader is not None else None
 
 
 class DetectorCache:
+    """One object detector per distinct model setting."""
+
     def __init__(self) -> None:
-        self._detectors: dict[tuple[object, ...], Detector | None] = {}
-        self.errors: dict[str, str] = {}  # camera → why it detects no objects
+        self._detectors: SharedModels[Detector] = SharedModels("object detection",
+                                                               "Cameras still record and detect motion.")
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self._detectors.errors
 
     def for_camera(self, camera: CameraConfig) -> Detector | None:
         if not camera.detects_objects:
             return None
         o = camera.objects
-        key = (o.detector, o.model, o.sha256, o.input_size, o.threads)
-        if key not in self._detectors:
-            try:
-                self._detectors[key] = create_detector(o.detector, o.model, o.sha256, o.input_size, o.threads)
-            except ModelError as exc:
-                log.error("object detection is off: %s. Cameras still record and detect motion.", exc)
-                self._detectors[key] = None
-        detector = self._detectors[key]
-        if detector is None:
-            self.errors[camera.name] = "object detection unavailable: model missing or invalid (see the log)"
-        return detector
+        return self._detectors.get(camera.name, (o.detector, o.model, o.sha256, o.input_size, o.threads),
+                                   lambda: create_detector(o.detector, o.model, o.sha256, o.input_size, o.threads))

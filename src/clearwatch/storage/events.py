@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins  # annotations inside EventStore, where `list` is the method
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -138,18 +137,20 @@ class EventStore:
             q = q.where(EventRecord.start >= start)
         if end:
             q = q.where(EventRecord.start < end)
-        if "%" in pattern or "_" in pattern:
-            q = q.where(EventRecord.label.like(pattern))
-        elif fuzzy == 0:
-            q = q.where(EventRecord.label == pattern)
-        else:  # the database narrows by length; the edit distance is computed here
-            n = len(pattern)
-            q = q.where(func.length(EventRecord.label).between(n - fuzzy, n + fuzzy))
+        wildcard = "%" in pattern or "_" in pattern
+        if wildcard or fuzzy == 0:  # the database matches these itself
+            q = q.where(EventRecord.label.like(pattern) if wildcard else EventRecord.label == pattern)
+            with self.db.session() as s:
+                return [(r, 0) for r in s.scalars(q.order_by(EventRecord.start.desc()).limit(limit))]
+        # fuzzy: the database narrows by length; the edit distance is computed here, streaming, since a near
+        # miss may be older than any number of newer reads of that length
+        n = len(pattern)
+        q = q.where(func.length(EventRecord.label).between(n - fuzzy, n + fuzzy))
         out: builtins.list[tuple[EventRecord, int]] = []
-        with self.db.session() as s:  # streamed: a fuzzy search may have to look at every read of that length
+        with self.db.session() as s:
             rows = s.scalars(q.order_by(EventRecord.start.desc()).execution_options(yield_per=2000))
             for batch in rows.partitions():
-                out += plates_matching(batch, text, fuzzy)
+                out += within(batch, pattern, fuzzy)
                 if len(out) >= limit:
                     break
         return out[:limit]
@@ -178,20 +179,17 @@ def plate_pattern(text: str) -> str:
     return keep.replace("*", "%").replace("?", "_")
 
 
-def plates_matching(rows: Iterable[EventRecord], text: str, fuzzy: int) -> list[tuple[EventRecord, int]]:
-    """``rows`` whose plate is within ``fuzzy`` edits of ``text`` (wildcards match exactly), with the distance."""
+def within(rows: Iterable[EventRecord], plate: str, fuzzy: int) -> list[tuple[EventRecord, int]]:
+    """``rows`` whose plate is within ``fuzzy`` edits of ``plate``, with the distance."""
     from clearwatch.plates.lists import edit_distance
 
-    pattern = plate_pattern(text)
-    if "%" in pattern or "_" in pattern:
-        rx = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern))
-        return [(r, 0) for r in rows if rx.fullmatch(r.label)]
     out = []
     for r in rows:
-        d = edit_distance(pattern, r.label, fuzzy)
+        d = edit_distance(plate, r.label, fuzzy)
         if d <= fuzzy:
             out.append((r, d))
     return out
+
 
 class OutboxStore:
     def __init__(self, db: Database):

@@ -79,7 +79,7 @@ def list_events(request: Request, camera: str | None = None, label: str | None =
                 limit: int = Query(50, ge=1, le=500), p: Principal = Depends(require(Perm.EVENTS))) -> EventPage:
     """Newest first. Page with ``before`` = the previous page's ``next_before``."""
     c = ctx(request)
-    start, end, before = (_utc(x) for x in (start, end, before))
+    start, end, before = (as_utc(x) for x in (start, end, before))
     allowed = p.cameras(c.cameras)
     if camera is not None and camera not in allowed:
         raise HTTPException(403 if camera in c.cameras else 404, f"camera {camera!r} is not available to you")
@@ -169,7 +169,7 @@ async def stream(request: Request, p: Principal = Depends(require(Perm.EVENTS)))
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _utc(t: datetime | None) -> datetime | None:
+def as_utc(t: datetime | None) -> datetime | None:
     """Times without an offset are UTC (as everywhere in Clearwatch)."""
     return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from clearwatch.api.routes.events import seen
+from clearwatch.api.routes.events import as_utc, seen
 from clearwatch.api.security import Principal, ctx, require
 from clearwatch.governance import Perm
 from clearwatch.plates.lists import LIST_KINDS
 from clearwatch.storage import EventRecord
+from clearwatch.storage.models import PlateListEntry
 from clearwatch.storage.plate_lists import PlateListError, PlateListStore
 
 router = APIRouter(prefix="/api/plates", tags=["plates"])
@@ -45,10 +46,6 @@ def plate_out(r: EventRecord, distance: int = 0) -> PlateOut:
                     snapshot=bool(r.snapshot), plate_snapshot=bool(d.get("plate_snapshot")), distance=distance)
 
 
-def _utc(t: datetime | None) -> datetime | None:
-    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
-
-
 @router.get("", response_model=list[PlateOut])
 def latest(request: Request, camera: str | None = None, limit: int = Query(50, ge=1, le=500),
            p: Principal = Depends(require(Perm.PLATES))) -> list[PlateOut]:
@@ -70,7 +67,7 @@ def search(request: Request, q: str = Query(..., min_length=1, max_length=16, de
     if len(why.strip()) < 5:
         raise HTTPException(422, "why: give a real reason (at least 5 characters); it goes on the audit trail")
     c = ctx(request)
-    found = c.events.plates(q, fuzzy=fuzzy, cameras=p.cameras(c.cameras), start=_utc(start), end=_utc(end),
+    found = c.events.plates(q, fuzzy=fuzzy, cameras=p.cameras(c.cameras), start=as_utc(start), end=as_utc(end),
                             limit=limit)
     c.audit.append(p.actor, "plate.search", q, {"fuzzy": fuzzy, "results": len(found)}, justification=why.strip())
     return [plate_out(r, d) for r, d in found]
@@ -120,6 +117,11 @@ class EntryOut(BaseModel):
     added_by: str
 
 
+def entry_out(e: PlateListEntry) -> EntryOut:
+    return EntryOut(plate=e.plate, valid_from=e.valid_from, valid_until=e.valid_until, note=e.note,
+                    added_by=e.added_by)
+
+
 def _store(request: Request) -> PlateListStore:
     return PlateListStore(ctx(request).db)
 
@@ -155,20 +157,18 @@ def entries(name: str, request: Request, p: Principal = Depends(require(Perm.PLA
         store.get(name)
     except PlateListError as exc:
         raise HTTPException(404, str(exc)) from None
-    return [EntryOut(plate=e.plate, valid_from=e.valid_from, valid_until=e.valid_until, note=e.note,
-                     added_by=e.added_by) for e in store.entries(name)]
+    return [entry_out(e) for e in store.entries(name)]
 
 
 @router.post("/lists/{name}/entries", response_model=EntryOut, status_code=201)
 def add_entry(name: str, body: EntryIn, request: Request, p: Principal = Depends(require(Perm.PLATES))) -> EntryOut:
     try:
-        e = _store(request).add(name, body.plate, p.user.name, valid_from=_utc(body.valid_from),
-                                valid_until=_utc(body.valid_until), note=body.note)
+        e = _store(request).add(name, body.plate, p.user.name, valid_from=as_utc(body.valid_from),
+                                valid_until=as_utc(body.valid_until), note=body.note)
     except PlateListError as exc:
         raise HTTPException(404 if "no plate list" in str(exc) else 422, str(exc)) from None
     ctx(request).audit.append(p.actor, "plates.list_add", name, {"plate": e.plate})
-    return EntryOut(plate=e.plate, valid_from=e.valid_from, valid_until=e.valid_until, note=e.note,
-                    added_by=e.added_by)
+    return entry_out(e)
 
 
 @router.delete("/lists/{name}/entries/{plate}", status_code=204)
