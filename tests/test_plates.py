@@ -12,20 +12,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from clearwatch.analytics.offline import CollectingSink, analyze_file
 from clearwatch.config import parse_config
 from clearwatch.plates.reader import PlateReader
 from clearwatch.plates.watch import PlateWatcher
+from tests.support.helpers import subscribe_all
 from tests.support.road_clip import PASSES, road_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CLEARWATCH_SHARED", ROOT.parent / "shared"))
 PLATES = SHARED / "data/plates"
 EXPECTED = {"car_ab123cd.jpg": "AB123CD", "plate_ad799kb.png": "AD799KB", "plate_krw301.png": "KRW301"}
-BROKER = ("127.0.0.1", 1883)
 
 
 def cli(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -137,15 +136,8 @@ def test_lists_raise_alerts_over_mqtt_exact_fuzzy_and_visitors_expire(clip: Path
     from clearwatch.storage.plate_lists import CachedEntries, PlateListStore
 
     prefix = f"cw-plates-{uuid.uuid4().hex[:8]}"
-    got: list[tuple[str, bytes]] = []
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    sub.on_message = lambda c, u, m: got.append((m.topic, m.payload))
-    try:
-        sub.connect(*BROKER)
-    except OSError:
-        pytest.skip("no MQTT broker on 127.0.0.1:1883")
-    sub.subscribe(f"{prefix}/#", qos=1)
-    sub.loop_start()
+    sub = subscribe_all(prefix)
+    got = sub.got
     cfg = parse_config(road_config(tmp_path / "data", clip, f"mqtt: {{enabled: true, topic_prefix: {prefix}}}\n"))
     db = Database(cfg.database_url)
     db.migrate()
@@ -171,8 +163,7 @@ def test_lists_raise_alerts_over_mqtt_exact_fuzzy_and_visitors_expire(clip: Path
             time.sleep(0.2)
     finally:
         svc.stop()
-        sub.loop_stop()
-        sub.disconnect()
+        sub.close()
     alerts = [json.loads(p) for t, p in got if t == f"{prefix}/alerts"]
     ends = {(a["event"]["data"]["list"], a["event"]["data"]["plate"], a["event"]["data"]["distance"])
             for a in alerts if a["type"] == "end"}

@@ -9,31 +9,22 @@ import uuid
 from pathlib import Path
 
 import cv2
-import paho.mqtt.client as mqtt
 import pytest
 
 from clearwatch.service import Service
 from clearwatch.storage import EventStore
-from tests.support.helpers import make_config, wait_for
+from tests.support.helpers import make_config, subscribe_all, wait_for
 from tests.support.servers import RtspServer
 
 pytestmark = pytest.mark.slow
-BROKER = ("127.0.0.1", 1883)  # the machine's shared Mosquitto; a unique topic prefix keeps tests apart
 
 
 @pytest.mark.rtsp
 def test_rtsp_camera_events_reach_database_mqtt_snapshots_and_recordings(rtsp: RtspServer, tmp_path: Path,
                                                                           detector: object) -> None:
     prefix = f"cw-{uuid.uuid4().hex[:8]}"
-    got: list[tuple[str, bytes]] = []
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    sub.on_message = lambda c, u, m: got.append((m.topic, m.payload))
-    try:
-        sub.connect(*BROKER)
-    except OSError:
-        pytest.skip("no MQTT broker on 127.0.0.1:1883")
-    sub.subscribe(f"{prefix}/#", qos=1)
-    sub.loop_start()
+    sub = subscribe_all(prefix)
+    got = sub.got
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 64)
     cfg = make_config(
@@ -54,8 +45,7 @@ def test_rtsp_camera_events_reach_database_mqtt_snapshots_and_recordings(rtsp: R
     finally:
         svc.stop()
         time.sleep(0.5)
-        sub.loop_stop()
-        sub.disconnect()
+        sub.close()
 
     events = store.list(camera="street", limit=1000)
     assert all(e.end is not None for e in events), "stopping ends every open event"

@@ -2,12 +2,40 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import paho.mqtt.client as mqtt
+import pytest
 
 from clearwatch.config import CameraConfig, Config, parse_config
 from clearwatch.config.analytics import DetectConfig
+
+BROKER = ("127.0.0.1", 1883)  # the machine's shared Mosquitto; a unique topic prefix keeps tests apart
+
+
+@dataclass
+class Subscription:
+    client: mqtt.Client
+    got: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, payload) as they arrive
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def subscribe_all(prefix: str) -> Subscription:
+    """Every message under ``prefix/`` from the shared broker, collected as it arrives; skips without one."""
+    sub = Subscription(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2))
+    sub.client.on_message = lambda c, u, m: sub.got.append((m.topic, m.payload))
+    try:
+        sub.client.connect(*BROKER)
+    except OSError:
+        pytest.skip("no MQTT broker on 127.0.0.1:1883")
+    sub.client.subscribe(f"{prefix}/#", qos=1)
+    sub.client.loop_start()
+    return sub
 
 
 def camera(name: str = "test", fps: float | None = None, **sections: object) -> CameraConfig:
