@@ -43,6 +43,7 @@ bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/api.py
 	$(VENV)/bin/python benchmarks/fingerprints.py
 	$(VENV)/bin/python benchmarks/plates.py
+	$(VENV)/bin/python benchmarks/alarms.py
 
 clean:
 	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

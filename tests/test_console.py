@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -42,7 +43,8 @@ def console(h264_clip: Path, tmp_path_factory: pytest.TempPathFactory, detector:
     tmp = tmp_path_factory.mktemp("console")
     create_key_file(tmp / "k.key")
     cfg = make_config(tmp / "data", {"front": str(h264_clip), "back": str(h264_clip)},
-                      extra=f"identity: {{key_file: {tmp / 'k.key'}}}\nrecord: {{segment_seconds: 4}}")
+                      extra=f"identity: {{key_file: {tmp / 'k.key'}}}\nrecord: {{segment_seconds: 4}}\n"
+                            "schedules: {after_hours: {mon-fri: ['18:00-07:00'], sat-sun: ['00:00-24:00']}}")
     svc = Service(cfg)
     svc.start()
     users = Users(svc.db)
@@ -106,6 +108,10 @@ def test_every_route_needs_authentication(console: Console) -> None:
     ("vera", "GET", "/api/plates"),
     ("vera", "POST", "/api/plates/lists"),
     ("audrey", "GET", "/api/plates/lists"),
+    ("vera", "POST", "/api/alarms/x/ack"),
+    ("vera", "POST", "/api/alarms/x/close"),
+    ("vera", "POST", "/api/schedules/after_hours/arm"),
+    ("audrey", "GET", "/api/alarms"),
 ])
 def test_wrong_role_or_camera_is_forbidden(console: Console, who: str, method: str, path: str) -> None:
     r = httpx.request(method, console.url + path, headers=bearer(console, who), timeout=10)
@@ -289,6 +295,54 @@ def _cfg(db_file: Path) -> str:
     return str(cfg)
 
 
+def _raise(c: Console, camera: str, title: str, priority: int = 2, kind: str = "intrusion") -> str:
+    from clearwatch.storage.alarms import Raised
+
+    seg = c.svc.index.list(camera)[0]
+    alarm = c.svc.alarms.raise_(Raised(
+        rule=f"test-{title}", kind=kind, camera=camera, priority=priority, title=title,
+        at=seg.start + timedelta(seconds=1), event_id=None, clip_start=seg.start, clip_end=seg.end))
+    return alarm.id
+
+
+def test_alarm_desk_over_the_api(console: Console) -> None:
+    c = console
+    front = _raise(c, "front", "intruder at the front")
+    back = _raise(c, "back", "intruder at the back")
+    seen_by_vera = [a["id"] for a in httpx.get(c.url + "/api/alarms", headers=bearer(c, "vera")).json()]
+    assert front in seen_by_vera and back not in seen_by_vera, "an operator of camera A never sees B's alarms"
+    assert httpx.get(f"{c.url}/api/alarms/{back}", headers=bearer(c, "vera")).status_code == 404
+    face = _raise(c, "front", "Watchlist face: Grace Hopper on front", kind="face")
+    assert httpx.get(f"{c.url}/api/alarms/{face}", headers=bearer(c, "vera")).json()["title"] == \
+        "Watchlist face on front", "whom a face alarm is about is biometric"
+    assert "Grace Hopper" in httpx.get(f"{c.url}/api/alarms/{face}", headers=bearer(c, "oscar")).json()["title"]
+    r = httpx.post(f"{c.url}/api/alarms/{front}/ack", json={"note": "me"}, headers=bearer(c, "vera"))
+    assert r.status_code == 403, "a viewer cannot acknowledge"
+
+    r = httpx.post(f"{c.url}/api/alarms/{front}/ack", json={"note": "guard on his way"}, headers=bearer(c, "oscar"))
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged" and r.json()["acked_by"] == "oscar"
+    again = httpx.post(f"{c.url}/api/alarms/{front}/ack", json={"note": "x"}, headers=bearer(c, "oscar"))
+    assert again.status_code == 409
+    one = httpx.get(f"{c.url}/api/alarms/{front}", headers=bearer(c, "oscar")).json()
+    assert one["clip"]["segment"] == c.svc.index.list("front")[0].id and one["clip"]["offset"] == 0
+    r = httpx.post(f"{c.url}/api/alarms/{front}/close", json={"note": "cleaner"}, headers=bearer(c, "oscar"))
+    assert r.json()["state"] == "closed"
+    open_ids = [a["id"] for a in httpx.get(c.url + "/api/alarms", headers=bearer(c, "oscar")).json()]
+    assert front not in open_ids and back in open_ids
+
+    r = httpx.post(c.url + "/api/schedules/after_hours/disarm", json={"why": "stocktaking tonight"},
+                   headers=bearer(c, "oscar"))
+    assert r.status_code == 200 and r.json()["on"] is False and r.json()["manual"] == "disarmed"
+    r = httpx.post(c.url + "/api/schedules/after_hours/auto", json={"why": "stocktaking done"},
+                   headers=bearer(c, "oscar"))
+    assert r.json()["manual"] is None
+    records = AuditLog(c.svc.db).list(200, actor="oscar")
+    actions = [(x.action, x.actor, x.target) for x in records]
+    assert ("alarm.ack", "oscar", front) in actions and ("alarm.close", "oscar", front) in actions
+    arm = next(x for x in records if x.action == "alarm.disarm")
+    assert arm.actor == "oscar" and arm.justification == "stocktaking tonight"
+
+
 # the browser -------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -380,6 +434,22 @@ def test_browser_walkthrough(console: Console, browser: object, output_dir: Path
     page.click("#entry-form button")
     page.wait_for_selector("#list-entries >> text=GH789JK", timeout=20_000)
     page.screenshot(path=str(shots / "plates.png"))
+    # the alarm desk: an alarm appears live, is acknowledged with a note, its clip plays
+    page.goto(c.url + "/alarms")
+    page.wait_for_selector("#stream-state >> text=(live)", timeout=20_000)
+    alarm = _raise(c, "front", "browser intruder", priority=1)
+    row = f"#alarm-rows tr[data-id='{alarm}']"
+    page.wait_for_selector(row, timeout=20_000)
+    assert page.locator("#alarm-rows tr").first.get_attribute("data-id") == alarm, "priority 1 on top"
+    page.click(row)
+    page.wait_for_function("() => document.querySelector('#alarm-clip').currentTime > 0.5", timeout=20_000)
+    page.fill("#alarm-act input[name=note]", "browser test: checked the yard")
+    page.click("#alarm-ack")
+    page.wait_for_selector("#alarm-status >> text=acknowledged", timeout=20_000)
+    page.wait_for_selector(f"{row} >> text=acknowledged", timeout=20_000)
+    page.screenshot(path=str(shots / "alarms.png"))
+    acked = c.svc.alarms.store.get(alarm)
+    assert acked is not None and acked.acked_by == "oscar" and acked.ack_note == "browser test: checked the yard"
     for name in ("machines", "system"):
         page.goto(f"{c.url}/{name}")
         page.wait_for_selector("#table table, #table p", timeout=20_000)

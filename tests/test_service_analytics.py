@@ -29,7 +29,10 @@ def test_rtsp_camera_events_reach_database_mqtt_snapshots_and_recordings(rtsp: R
     broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 64)
     cfg = make_config(
         tmp_path / "data", {"street": rtsp.url("cam1"), "broken": str(broken)},
-        extra=f"mqtt: {{enabled: true, topic_prefix: {prefix}}}\nrecord: {{mode: events, pre_roll: 2, post_roll: 2}}",
+        extra=f"mqtt: {{enabled: true, topic_prefix: {prefix}}}\nrecord: {{mode: events, pre_roll: 2, post_roll: 2}}\n"
+              "alarms: {rules: {walkers: {kind: intrusion, zone: all, cameras: [street]},"
+              " down: {kind: offline, after: 2s, cameras: [broken], priority: 1}}}",
+        camera_extra="zones: {all: {points: [[0, 0], [1, 0], [1, 1], [0, 1]]}}",
     )
     # analytics read the camera's second stream (as they would a sub-stream); recording keeps the main one
     street = cfg.cameras["street"].model_copy(update={"detect_url": rtsp.url("cam2")})
@@ -42,6 +45,12 @@ def test_rtsp_camera_events_reach_database_mqtt_snapshots_and_recordings(rtsp: R
         assert wait_for(lambda: len([e for e in store.list(camera="street") if e.end is not None]) >= 2, 60) \
             is not None, "people walking past the camera end up as finished events"
         assert wait_for(lambda: any(t == f"{prefix}/events" for t, _ in got), 10) is not None
+        # the alarm engine listens to the running system: people in the zone, a camera that never came up
+        assert wait_for(lambda: {(a.rule, a.camera) for a in svc.alarms.store.queue()} >=
+                        {("walkers", "street"), ("down", "broken")} or None, 20), svc.alarms.store.queue()
+        assert wait_for(lambda: any(t == f"{prefix}/alarms" for t, _ in got), 10) is not None
+        walkers = next(a for a in svc.alarms.store.queue() if a.rule == "walkers")
+        assert walkers.snapshot and walkers.count >= 1 and walkers.clip_start is not None
     finally:
         svc.stop()
         time.sleep(0.5)

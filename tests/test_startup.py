@@ -40,7 +40,7 @@ def test_help_and_config_check_load_no_heavy_library(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("package", ["analytics", "identity", "faces", "fingerprints", "recording", "sources",
-                                     "events", "governance", "api", "web", "config", "plates"])
+                                     "events", "governance", "api", "web", "config", "plates", "alarms"])
 def test_package_faces_load_their_parts_on_first_use(package: str) -> None:
     # the light parts of a package (a config section, an exception) never drag in the heavy ones
     assert loaded(f"import clearwatch.{package}") == []

@@ -1,4 +1,4 @@
-"""Times typed by people: ISO 8601, 'now', or relative like '-10m'."""
+"""Times typed by people: ISO 8601, 'now', or relative like '-10m' (ago) and '+2h' (from now)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from clearwatch.errors import ClearwatchError
 
-_REL = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
+_REL = re.compile(r"^([-+])(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -19,12 +19,13 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
         return now
     m = _REL.match(t)
     if m:
-        return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        delta = timedelta(seconds=float(m.group(2)) * _UNITS[m.group(3)])
+        return now - delta if m.group(1) == "-" else now + delta
     try:
         parsed = datetime.fromisoformat(t.replace("Z", "+00:00") if t.endswith("Z") else t)
     except ValueError:
         raise ClearwatchError(
-            f"cannot read time {text!r}: use ISO 8601 (2026-11-25T14:30:00Z), 'now' or relative like -10m"
+            f"cannot read time {text!r}: use ISO 8601 (2026-11-25T14:30:00Z), 'now' or relative like -10m or +2h"
         ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 

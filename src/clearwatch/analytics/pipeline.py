@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import cv2
 import numpy as np
 
 from clearwatch.analytics.counters import LineCounter
@@ -16,6 +17,8 @@ from clearwatch.analytics.machinery import HourStats, MachineMonitor, StatsBook,
 from clearwatch.analytics.motion import Motion, MotionDetector, moving_now, polygon_mask
 from clearwatch.analytics.objects import ObjectFinder, label_filter
 from clearwatch.analytics.plate_events import PlateLooker, plate_events, side
+from clearwatch.analytics.still import StillChange, StillWatcher
+from clearwatch.analytics.tamper import TamperChange, TamperWatcher
 from clearwatch.analytics.tracking import ObjectTracker, Track, render_snapshot
 from clearwatch.analytics.zones import Crossing, LoiterChange, ZoneWatcher
 from clearwatch.config.camera import CameraConfig
@@ -46,6 +49,7 @@ class StageTimes:
     detect: float = 0.0
     track: float = 0.0
     rules: float = 0.0
+    scene: float = 0.0  # tampering and left / removed objects (also inside ``rules``)
     frames: int = 0
 
 
@@ -107,6 +111,10 @@ class CameraAnalytics:
         self._pending_files: dict[int, dict[str, bytes]] = {}
         self._last_t: float | None = None
         self._line_counts: dict[str, dict[str, int]] = {}  # carried across interruptions
+        # kept across interruptions: a camera re-pointed while its cable was out is what tampering looks like
+        self.tamper = TamperWatcher(camera.tamper) if camera.tamper.enabled else None
+        self._tamper_event: Event | None = None
+        self._still_events: dict[int, Event] = {}
 
     def _setup(self, size: tuple[int, int]) -> None:
         self._size = size
@@ -123,6 +131,7 @@ class CameraAnalytics:
         msize = (self.motion.width, self.motion.height)
         self.machines = {n: MachineMonitor(n, c, msize, self.book) for n, c in self.s.machines.items()}
         self.counters = {n: LineCounter(n, c, size, labels) for n, c in self.s.counters.items()}
+        self.still = StillWatcher(self.s.zones, msize)
 
     # ------------------------------------------------------------------------------------------------
 
@@ -159,6 +168,9 @@ class CameraAnalytics:
             for tr in monitor.update(motion, t):
                 self._machine_event(tr, monitor.snapshot())
         self._count(seen, motion, t)
+        s0 = time.thread_time()
+        self._scene(frame, motion, seen)
+        self.times.scene += time.thread_time() - s0
         if self._trigger_activity is not None and (any(tr.id in self.events for tr in seen) or self._loiter_events):
             self._trigger_activity(t)
         if self._stats_flushed is None:
@@ -193,6 +205,13 @@ class CameraAnalytics:
             ev.end = end_t
             self._emit("end", ev)
             del self._machine_events[name]
+        for ev in [*self._still_events.values(), *([self._tamper_event] if self._tamper_event else [])]:
+            ev.end = end_t
+            self._emit("end", ev)
+        self._still_events.clear()
+        self._tamper_event = None
+        if self.tamper is not None:
+            self.tamper.forget()  # seen again, if it still holds, when frames return
         self._flush_stats(end_t)
 
     def interrupted(self) -> None:
@@ -381,6 +400,66 @@ class CameraAnalytics:
                 ev.end = ch.time
                 ev.data["dwell"] = round(ch.time - ch.since, 2)
                 self._emit("end", ev)
+
+    def _scene(self, frame: Frame, motion: Motion, seen: list[Track]) -> None:
+        """Tampering and left or removed things, on the small grey picture motion made (no second decode)."""
+        if self.tamper is not None:
+            for change in self.tamper.update(motion.grey, frame.time):
+                self._tampered(change, frame)
+                if change.relearned:
+                    self.still.reset()  # the view itself changed: nothing was left or taken
+            if self.tamper.pending is not None or self.tamper.active is not None:
+                return  # a blurred or covered picture says nothing about what is in a zone
+        if self.still.active:
+            people = [tr.box for tr in seen if tr.label == "person"]
+            busy = np.array(people, np.float32).reshape(-1, 4) / motion.scale if people else None
+            for still in self.still.update(motion.grey, frame.time, busy):
+                self._still(still, frame, motion.scale)
+
+    def _tampered(self, change: TamperChange, frame: Frame) -> None:
+        if change.started:
+            ev = Event(self.camera, "tamper", change.cause, change.since,
+                       clip_start=change.since - self.s.record.pre_roll,
+                       data={"cause": change.cause, "detected": round(change.time, 3), **change.measures})
+            self._tamper_event = ev
+            self._emit("start", ev, self._frame_snapshot(ev, frame, None))
+        elif self._tamper_event is not None:
+            ev, self._tamper_event = self._tamper_event, None
+            ev.end = change.time
+            ev.data["relearned"] = change.relearned
+            self._emit("end", ev)
+
+    def _still(self, change: StillChange, frame: Frame, scale: float) -> None:
+        th = change.thing
+        if change.started:
+            w, h = frame.size
+            box = np.array(th.box, np.float32) * scale
+            ev = Event(self.camera, th.kind, th.zone, th.since, zones=[th.zone],
+                       box=[round(float(v), 4) for v in box / np.array([w, h, w, h], np.float32)],
+                       clip_start=th.since - self.s.record.pre_roll,
+                       data={"zone": th.zone, "detected": round(change.time, 3),
+                             "area": round(float(th.mask.mean()), 5)})
+            self._still_events[th.id] = ev
+            self._emit("start", ev, self._frame_snapshot(ev, frame, box))
+        elif th.id in self._still_events:
+            ev = self._still_events.pop(th.id)
+            ev.end = change.time
+            ev.data["absorbed"] = change.absorbed
+            self._emit("end", ev)
+
+    def _frame_snapshot(self, ev: Event, frame: Frame, box: np.ndarray | None) -> bytes | None:
+        if not self.s.events.snapshots:
+            return None
+        image = frame.image
+        if box is not None:
+            image = image.copy()
+            x1, y1, x2, y2 = (int(v) for v in box)
+            cv2.rectangle(image, (x1 - 3, y1 - 3), (x2 + 3, y2 + 3), (0, 0, 255), 2)
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            return None
+        ev.snapshot = snapshot_name(ev)
+        return bytes(buf.tobytes())
 
     def _machine_event(self, tr: Transition, state: dict[str, object]) -> None:
         old = self._machine_events.pop(tr.machine, None)

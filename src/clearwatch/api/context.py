@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clearwatch.alarms.engine import AlarmEngine
 from clearwatch.analytics.pipeline import AnalyticsSummary
 from clearwatch.api.live import LiveHub
 from clearwatch.config import Config
@@ -38,6 +39,7 @@ class AppContext:
     audit: AuditLog
     index: SegmentIndex
     events: EventStore
+    alarms: AlarmEngine
     live: LiveHub = field(default_factory=LiveHub)
     event_service: EventService | None = None  # None: no cameras run in this process
     registry: FaceRegistry | None = None  # None: no key configured
@@ -66,4 +68,4 @@ class AppContext:
         """A console over ``config``'s database with no cameras running in this process."""
         db = db or Database(config.database_url)
         return cls(config=config, db=db, users=Users(db), audit=AuditLog(db), index=SegmentIndex(db),
-                   events=EventStore(db))
+                   events=EventStore(db), alarms=AlarmEngine(config, db))

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from clearwatch.cli.admin_cmds import audit_app, cli_actor, users_app
+from clearwatch.cli.alarms import alarms_app
 from clearwatch.cli.analyze import analyze
 from clearwatch.cli.common import (
     ConfigOption,
@@ -50,6 +51,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(fingers_app, name="fingers")
 app.add_typer(plates_app, name="plates")
+app.add_typer(alarms_app, name="alarms")
 
 
 # run ---------------------------------------------------------------------------------------------

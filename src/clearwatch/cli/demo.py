@@ -86,6 +86,13 @@ def run_demo(duration: float, data: Path) -> None:
         f"data_dir: {data}\n"
         "retention: {days: 1}\n"
         "storage: {max_size: 2GB, min_free: 500MB}\n"
+        # the alarm desk: people on the footpath after hours, loiterers, tampering, the camera going down
+        "schedules:\n  after_hours: {mon-fri: ['18:00-07:00'], sat-sun: ['00:00-24:00']}\n"
+        "alarms:\n  rules:\n"
+        "    footpath_after_hours: {kind: intrusion, zone: footpath, schedule: after_hours, priority: 2}\n"
+        "    loiterer: {kind: loitering, zone: footpath, priority: 3}\n"
+        "    tampering: {kind: tamper, priority: 1}\n"
+        "    camera_down: {kind: offline, after: 30s, priority: 2}\n"
         f"cameras:\n  demo:\n    url: {clip}\n    loop: true\n"
         # a line across the footpath and the path itself as a zone, in fractions of the picture
         "    lines:\n      path: {points: [[0.78, 0.2], [0.78, 0.8]]}\n"
@@ -100,7 +107,7 @@ def run_demo(duration: float, data: Path) -> None:
     console.print(f"  database:   {config.database_url}")
     console.print(f"  snapshots:  {config.data_dir / 'snapshots'}")
     console.print("  while it runs, in another shell:  clearwatch cameras · clearwatch events list · "
-                  "clearwatch recordings list")
+                  "clearwatch recordings list · clearwatch alarms list")
     console.print("  stop with Ctrl-C" + (f" (or it stops by itself after {duration:.0f} s)" if duration else ""))
     service = Service(config)
     try:

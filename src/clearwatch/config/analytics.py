@@ -105,6 +105,25 @@ class ZoneConfig(Section):
     points: Polygon
     objects: list[str] = Field(default_factory=list, description="Labels that count here; empty: all tracked.")
     loiter: Duration | None = Field(default=None, gt=0, description="Dwell time that raises a loitering event.")
+    left: Duration | None = Field(default=None, gt=0, description="A new still thing here this long: 'left'.")
+    removed: Duration | None = Field(default=None, gt=0,
+                                     description="Something that was here, gone this long: 'removed'.")
+    min_object: float = Field(default=0.001, gt=0, le=1,
+                              description="Smallest left or removed thing, fraction of the frame.")
+
+
+class TamperConfig(Section):
+    """Camera tampering, judged against a slowly refreshed reference of the view (see README)."""
+
+    enabled: bool = True
+    after: Duration = Field(default=5.0, ge=0.5, le=600,
+                            description="Covered, moved or defocused this long before it is reported.")
+    frozen_after: Duration = Field(default=10.0, ge=1, le=3600,
+                                   description="The same picture this long before it is reported as frozen.")
+    relearn: Duration = Field(default=120.0, ge=5,
+                              description="A moved or defocused view this long becomes the new reference.")
+    sensitivity: float = Field(default=0.5, gt=0, lt=1,
+                               description="Higher reports smaller changes of the view (more false alarms).")
 
 
 class LineConfig(Section):

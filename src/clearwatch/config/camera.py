@@ -1,5 +1,5 @@
 """A camera's configuration, resolved: the site-wide sections (``record``, ``detect``, ``motion``, ``objects``,
-``faces``, ``events``, ``plates``) deep-merged under the camera's own, then validated as a whole. Everything
+``faces``, ``events``, ``plates``, ``tamper``) deep-merged under the camera's own, then validated as a whole. Everything
 that runs a camera (recording, analytics, the API, ``analyze``) reads this one object; nothing merges again."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from clearwatch.config.analytics import (
     MachineConfig,
     MotionConfig,
     ObjectsConfig,
+    TamperConfig,
     ZoneConfig,
 )
 from clearwatch.config.base import Name, Section
@@ -59,6 +60,7 @@ class CameraSections(Section):
     faces: FacesConfig = Field(default_factory=FacesConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
+    tamper: TamperConfig = Field(default_factory=TamperConfig)
 
 
 INHERITED: dict[str, type[Section]] = {name: cast(type[Section], f.annotation)

@@ -10,6 +10,7 @@ from clearwatch.config.base import Section
 from clearwatch.config.units import Duration
 
 EventType = Literal["start", "update", "end"]
+EventKind = Literal["object", "loitering", "machine", "plate", "alert", "tamper", "left", "removed", "alarm"]
 
 
 class EventsConfig(Section):
@@ -34,8 +35,8 @@ class MqttConfig(Section):
 class WebhookConfig(Section):
     url: str = Field(pattern=r"^https?://", repr=False)
     secret: str | None = Field(default=None, repr=False, description="HMAC-SHA256 key for X-Clearwatch-Signature.")
-    kinds: list[Literal["object", "loitering", "machine", "plate", "alert"]] = Field(
-        default_factory=list, description="Empty: all.")
+    kinds: list[EventKind] = Field(
+        default_factory=list, description="Empty: every event (alarms only when 'alarm' is listed, or by a rule).")
     lists: list[str] = Field(default_factory=list, description="Plate alerts from these plate lists only "
                              "(e.g. an allow list whose hits open a gate); empty: any.")
     types: list[EventType] = Field(default_factory=lambda: list[EventType](["start", "end"]))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from clearwatch.config.alarms import AlarmRuleConfig, AlarmsConfig, ScheduleConfig, SiteConfig
 from clearwatch.config.base import CameraName, ConfigPath, Name, Section
 from clearwatch.config.camera import INHERITED, CameraConfig, CameraSections, resolve_camera, site_defaults
 from clearwatch.config.events import MqttConfig, WebhookConfig
@@ -61,6 +62,9 @@ class Config(CameraSections):
     web: WebConfig = Field(default_factory=WebConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     webhooks: dict[Name, WebhookConfig] = Field(default_factory=dict)
+    site: SiteConfig = Field(default_factory=SiteConfig)
+    schedules: dict[Name, ScheduleConfig] = Field(default_factory=dict)
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -83,6 +87,50 @@ class Config(CameraSections):
                 raise ValueError(f"cameras.{key}.name: a camera's name is its key ({key!r}); leave 'name' out")
         return self
 
+    @model_validator(mode="after")
+    def _alarm_rules(self) -> Config:
+        for name, rule in self.alarms.rules.items():
+            key = f"alarms.rules.{name}"
+            for field in ("schedule", "unless"):
+                sched = getattr(rule, field)
+                if sched is not None and sched not in self.schedules:
+                    raise ValueError(f"{key}.{field}: no schedule {sched!r} (schedules: "
+                                     f"{', '.join(self.schedules) or 'none'})")
+            for hook in [*rule.notify, *(rule.escalate.notify if rule.escalate else [])]:
+                if hook not in self.webhooks:
+                    raise ValueError(f"{key}.notify: no webhook {hook!r} "
+                                     f"(webhooks: {', '.join(self.webhooks) or 'none'})")
+            unknown = [c for c in rule.cameras if c not in self.cameras]
+            if unknown:
+                raise ValueError(f"{key}.cameras: no camera {unknown[0]!r}")
+            self.alarm_cameras(name)
+        for hook in self.alarms.escalate.notify:
+            if hook not in self.webhooks:
+                raise ValueError(f"alarms.escalate.notify: no webhook {hook!r}")
+        return self
+
+    def alarm_cameras(self, rule_name: str) -> list[str]:
+        """The cameras a rule watches: those it lists, or every camera that has what it names. Raises ValueError
+        (naming the rule's key) when a camera cannot do what the rule asks."""
+        rule: AlarmRuleConfig = self.alarms.rules[rule_name]
+        key = f"alarms.rules.{rule_name}"
+        listed = bool(rule.cameras)
+        out, problems = [], []
+        for cam_name in rule.cameras or list(self.cameras):
+            problem = _cannot(self.cameras[cam_name], rule)
+            if problem is None:
+                out.append(cam_name)
+                continue
+            at = f"{key}.{problem[0]}" if problem[0] else key
+            if listed:
+                raise ValueError(f"{at}: camera {cam_name!r} {problem[1]}")
+            problems.append((not problem[1].startswith("has no zone"), at, cam_name, problem[1]))
+        if not out and problems:
+            # the camera that came closest (it has the zone, but not set up for this) says most
+            _, at, cam_name, why = max(problems, key=lambda p: p[0])
+            raise ValueError(f"{at}: no camera can raise it; camera {cam_name!r} {why}")
+        return out
+
     @property
     def recordings_dir(self) -> Path:
         return self.storage.recordings_dir or self.data_dir / "recordings"
@@ -103,3 +151,33 @@ class Config(CameraSections):
         if "retention_days" not in site["record"]:
             site["record"]["retention_days"] = self.retention.days
         return CameraConfig.model_validate(resolve_camera(name, {"url": str(path), "loop": False}, site))
+
+
+def _cannot(cam: CameraConfig, rule: AlarmRuleConfig) -> tuple[str, str] | None:
+    """Why ``cam`` cannot raise ``rule``'s alarms: (the rule's key at fault, the reason), or None."""
+    k = rule.kind
+    if k == "offline":
+        return None
+    if not cam.detect.enabled:
+        return "", "has no analytics (detect.enabled is false)"
+    if k == "intrusion" and not cam.detects_objects:
+        return "", "does not detect objects (objects.enabled is false)"
+    if k == "tamper" and not cam.tamper.enabled:
+        return "", "does not watch for tampering (tamper.enabled is false)"
+    if k == "face" and not cam.faces.enabled:
+        return "", "does not recognise faces (faces.enabled is false)"
+    if k == "plate" and not cam.reads_plates:
+        return "", "does not read plates (plates.enabled is false)"
+    if k == "machine" and rule.machine not in cam.machines:
+        return "machine", f"has no machine {rule.machine!r}"
+    if rule.line is not None and k == "intrusion" and rule.line not in cam.lines:
+        return "line", f"has no line {rule.line!r}"
+    if rule.zone is not None and k in ("intrusion", "loitering", "left", "removed"):
+        zone = cam.zones.get(rule.zone)
+        if zone is None:
+            return "zone", f"has no zone {rule.zone!r} ({', '.join(cam.zones) or 'no zones'})"
+        if k == "loitering" and zone.loiter is None:
+            return "zone", f"zone {rule.zone!r} has no loiter time (zones.{rule.zone}.loiter)"
+        if k in ("left", "removed") and getattr(zone, k) is None:
+            return "zone", f"zone {rule.zone!r} does not watch for {k} objects (zones.{rule.zone}.{k}: DELAY)"
+    return None

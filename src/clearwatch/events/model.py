@@ -17,7 +17,7 @@ def new_event_id() -> str:
 @dataclass
 class Event:
     camera: str
-    kind: str  # object | loitering | machine
+    kind: str  # object | loitering | machine | plate | alert | tamper | left | removed
     label: str
     start: float  # wall clock, seconds since the epoch
     id: str = field(default_factory=new_event_id)

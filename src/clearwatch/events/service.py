@@ -104,12 +104,12 @@ class EventService:
 
     def on_machine(self, camera: str, machine: str, state: dict[str, object]) -> None:
         if self.config.mqtt.enabled:
-            self._queue([Message("mqtt", f"{self.prefix}/{camera}/machines/{machine}", _json(state), retain=True)])
+            self.queue([Message("mqtt", f"{self.prefix}/{camera}/machines/{machine}", _json(state), retain=True)])
 
     def on_counter(self, delta: CounterDelta) -> None:
         if self.config.mqtt.enabled:
             payload = {"in": delta.total_in, "out": delta.total_out, "time": delta.time}
-            self._queue([Message("mqtt", f"{self.prefix}/{delta.camera}/counters/{delta.name}", _json(payload),
+            self.queue([Message("mqtt", f"{self.prefix}/{delta.camera}/counters/{delta.name}", _json(payload),
                                  retain=True)])
 
     def add_stats(self, camera: str, pending: dict[tuple[str, str, float], HourStats]) -> None:
@@ -137,7 +137,7 @@ class EventService:
                 log.warning("cannot delete snapshot %s: %s", rel, exc.strerror)
         return len(paths)
 
-    def _queue(self, messages: list[Message]) -> None:
+    def queue(self, messages: list[Message]) -> None:
         try:
             self.outbox.add(messages)
         except Exception as exc:

@@ -23,6 +23,9 @@ class Perm(StrEnum):
     PLATES = "plates"  # see plate reads and manage plate lists
     PLATE_SEARCH = "plate_search"
     MACHINES = "machines"
+    ALARMS = "alarms"  # see the alarm desk
+    ALARM_HANDLE = "alarm_handle"  # acknowledge and close alarms
+    ARM = "arm"  # arm and disarm schedules by hand
     SYSTEM = "system"
     AUDIT = "audit"
     USERS = "users"
@@ -31,8 +34,9 @@ class Perm(StrEnum):
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.OPERATOR: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EXPORT, Perm.EVENTS, Perm.PEOPLE, Perm.FACE_SEARCH,
-                              Perm.PLATES, Perm.PLATE_SEARCH, Perm.MACHINES, Perm.SYSTEM}),
-    Role.VIEWER: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EVENTS, Perm.MACHINES}),
+                              Perm.PLATES, Perm.PLATE_SEARCH, Perm.MACHINES, Perm.SYSTEM, Perm.ALARMS,
+                              Perm.ALARM_HANDLE, Perm.ARM}),
+    Role.VIEWER: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EVENTS, Perm.MACHINES, Perm.ALARMS}),
     Role.AUDITOR: frozenset({Perm.AUDIT, Perm.SYSTEM}),
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 
+from clearwatch.alarms.engine import AlarmEngine, expire_alarms
 from clearwatch.analytics.pipeline import AnalyticsSummary
 from clearwatch.api.app import WebServer, create_app
 from clearwatch.api.context import AppContext
@@ -25,6 +26,7 @@ from clearwatch.storage.plate_lists import CachedEntries, PlateListStore
 
 log = logging.getLogger(__name__)
 STATUS_INTERVAL = 2.0
+ALARM_INTERVAL = 2.0  # offline cameras and escalations are checked this often
 
 
 def needs_face_registry(config: Config) -> bool:
@@ -46,6 +48,8 @@ class Service:
         self.retention = Retention(self.root, self.index, HoldStore(self.db), retention_policy(config))
         self.scheduler = RetentionScheduler(self.retention, config.retention.interval)
         self.events = EventService(config, self.db)
+        self.alarms = AlarmEngine(config, self.db, queue=self.events.queue)
+        self.events.listeners.append(self.alarms.on_update)
         self.detectors = DetectorCache()
         self.plate_readers = PlateReaders()
         self.plate_lists = CachedEntries(PlateListStore(self.db))
@@ -56,7 +60,8 @@ class Service:
         self.web_enabled = config.web.enabled if web is None else web
         self.web: WebServer | None = None
         self.jobs = [Periodic("camera-status", STATUS_INTERVAL, self._write_status),
-                     Periodic("event-expiry", config.retention.interval, self.events.expire, first_now=True)]
+                     Periodic("event-expiry", config.retention.interval, self._expire, first_now=True),
+                     Periodic("alarms", ALARM_INTERVAL, self._alarm_checks)]
         self.started = False
 
     @property
@@ -86,8 +91,8 @@ class Service:
             job.start()
         self.context = AppContext(
             config=self.config, db=self.db, users=Users(self.db), audit=AuditLog(self.db), index=self.index,
-            events=EventStore(self.db), live=self.live, event_service=self.events, registry=self.registry,
-            health=self.health, analytics_summary=self.analytics_summary, metrics=self.metrics)
+            events=EventStore(self.db), alarms=self.alarms, live=self.live, event_service=self.events,
+            registry=self.registry, health=self.health, analytics_summary=self.analytics_summary, metrics=self.metrics)
         if self.web_enabled:
             self.web = WebServer(create_app(self.context), self.config.web.host, self.config.web.port)
             try:
@@ -124,6 +129,14 @@ class Service:
 
     def health(self) -> list[HealthSnapshot]:
         return [u.camera.health.snapshot() for u in self.units.values()]
+
+    def _expire(self) -> None:
+        self.events.expire()
+        expire_alarms(self.alarms.store, self.config.events.retain_days or self.config.retention.days)
+
+    def _alarm_checks(self) -> None:
+        self.alarms.check_health(self.health())
+        self.alarms.escalate()
 
     def _write_status(self) -> None:
         self.status.write(self.health())

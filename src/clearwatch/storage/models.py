@@ -299,3 +299,52 @@ class PlateListEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("list_name", "plate", name="uq_plate_list_entries_list_plate"),)
+
+
+class Alarm(Base):
+    """One alarm on the desk: raised by a rule, repeats grouped into it, acknowledged and closed by people."""
+
+    __tablename__ = "alarms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    camera: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))  # new | acknowledged | closed
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    event_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    snapshot: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    clip_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    clip_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    close_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index("ix_alarms_state_priority", "state", "priority"),
+        Index("ix_alarms_rule_camera_state", "rule", "camera", "state"),
+        Index("ix_alarms_first_at", "first_at"),
+    )
+
+
+class Arming(Base):
+    """A schedule forced on (armed) or off (disarmed) by hand, until a time or until set back to automatic."""
+
+    __tablename__ = "arming"
+
+    schedule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # armed | disarmed
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    set_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -16,7 +16,8 @@ from clearwatch.governance import Perm
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 STATIC = Path(__file__).with_name("static")
-NAV = [("/", "Live", Perm.LIVE.value), ("/events", "Events", Perm.EVENTS.value),
+NAV = [("/", "Live", Perm.LIVE.value), ("/alarms", "Alarms", Perm.ALARMS.value),
+       ("/events", "Events", Perm.EVENTS.value),
        ("/people", "People", Perm.PEOPLE.value), ("/search", "Face search", Perm.FACE_SEARCH.value),
        ("/plates", "Plates", Perm.PLATES.value),
        ("/machines", "Machines", Perm.MACHINES.value), ("/system", "System", Perm.SYSTEM.value),
@@ -101,6 +102,13 @@ def events_page(request: Request) -> Response:
     p = _page_user(request, Perm.EVENTS)
     return _render(request, "events.html", p, "events", "Events", cameras=p.cameras(ctx(request).cameras),
                    can_people=p.can(Perm.PEOPLE))
+
+
+@router.get("/alarms", response_class=HTMLResponse)
+def alarms_page(request: Request) -> Response:
+    p = _page_user(request, Perm.ALARMS)
+    return _render(request, "alarms.html", p, "alarms", "Alarms", can_handle=p.can(Perm.ALARM_HANDLE),
+                   can_arm=p.can(Perm.ARM))
 
 
 @router.get("/people", response_class=HTMLResponse)

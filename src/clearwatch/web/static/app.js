@@ -214,6 +214,97 @@ async function platesPage() {
   await loadLists();
 }
 
+// alarm desk: a live queue by priority, the clip beside the selected alarm, acknowledge / close with a note
+function beep() {
+  try {
+    const ctx = new (window.AudioContext || window.webkitAudioContext)(), o = ctx.createOscillator(), g = ctx.createGain();
+    o.frequency.value = 880; g.gain.value = 0.15; o.connect(g); g.connect(ctx.destination);
+    o.start(); o.stop(ctx.currentTime + 0.35);
+  } catch (e) { /* no audio here */ }
+}
+function alarmRow(a, fresh) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = a.id; tr.dataset.priority = a.priority; tr.dataset.last = new Date(a.last_at).getTime();
+  tr.className = "alarm" + (fresh ? " fresh" : "");
+  const snap = a.snapshot ? `<img loading="lazy" src="/api/alarms/${a.id}/snapshot.jpg" alt="">` : "";
+  tr.innerHTML = `<td><span class="prio prio-${a.priority}">${a.priority}</span></td><td>${snap}</td><td>${esc(a.title)}${a.escalated_at ? ' <small class="error">escalated</small>' : ""}</td><td>${esc(a.camera)}</td><td>${esc(fmt(a.first_at))}</td><td>${esc(fmt(a.last_at))}</td><td>${a.count}</td><td class="state-${esc(a.state)}">${esc(a.state)}</td>`;
+  return tr;
+}
+function placeAlarm(rows, tr) {
+  // priority 1 first, newest first within a priority
+  const p = +tr.dataset.priority, t = +tr.dataset.last;
+  for (const other of rows.children) {
+    if (other === tr) continue;
+    const op = +other.dataset.priority, ot = +other.dataset.last;
+    if (p < op || (p === op && t >= ot)) { rows.insertBefore(tr, other); return; }
+  }
+  rows.appendChild(tr);
+}
+async function alarmsPage() {
+  const rows = $("#alarm-rows"), which = $("#alarm-state"), mute = $("#mute");
+  mute.checked = localStorage.getItem("cw-mute") === "1";
+  mute.onchange = () => localStorage.setItem("cw-mute", mute.checked ? "1" : "0");
+  let selected = null;
+  const wanted = (a) => which.value === "all" || a.state === which.value || (which.value === "open" && a.state !== "closed");
+  async function show(id) {
+    const a = await api(`/api/alarms/${id}`);
+    selected = a.id;
+    rows.querySelectorAll("tr.selected").forEach((r) => r.classList.remove("selected"));
+    rows.querySelector(`tr[data-id="${a.id}"]`)?.classList.add("selected");
+    $("#alarm-detail").hidden = false;
+    $("#alarm-title").textContent = a.title;
+    $("#alarm-meta").textContent = `priority ${a.priority} · ${a.state}` + (a.acked_by ? ` · acknowledged by ${a.acked_by}: ${a.ack_note || ""}` : "") + (a.closed_by ? ` · closed by ${a.closed_by}: ${a.close_note || ""}` : "") + ` · rule ${a.rule} · seen ${a.count}×`;
+    const v = $("#alarm-clip"), img = $("#alarm-snapshot");
+    if (a.clip) { v.hidden = false; v.src = `/api/recordings/${a.clip.segment}/video#t=${a.clip.offset.toFixed(1)}`; $("#alarm-clip-note").textContent = `clip from ${fmt(a.clip.start)}`; v.play().catch(() => {}); }
+    else { v.hidden = true; v.removeAttribute("src"); $("#alarm-clip-note").textContent = "no recording of this moment"; }
+    img.hidden = !a.snapshot; if (a.snapshot) img.src = `/api/alarms/${a.id}/snapshot.jpg`;
+  }
+  async function load() {
+    rows.innerHTML = "";
+    const list = await api(`/api/alarms?state=${which.value}`);
+    list.forEach((a) => rows.appendChild(alarmRow(a, false)));
+  }
+  rows.onclick = (e) => { const tr = e.target.closest("tr[data-id]"); if (tr) show(tr.dataset.id); };
+  which.onchange = load;
+  await load();
+  const es = new EventSource("/api/alarms/stream/live");
+  es.onopen = () => { $("#stream-state").textContent = "(live)"; };
+  for (const type of ["new", "repeat", "ack", "close", "escalated"]) {
+    es.addEventListener(type, (msg) => {
+      const a = JSON.parse(msg.data);
+      const old = rows.querySelector(`tr[data-id="${a.id}"]`);
+      if (!wanted(a)) { if (old) old.remove(); return; }
+      const tr = alarmRow(a, type === "new" || type === "escalated");
+      if (old) old.replaceWith(tr);
+      placeAlarm(rows, tr);
+      if (a.id === selected) tr.classList.add("selected");
+      if ((type === "new" || type === "escalated") && a.priority <= 2 && !mute.checked) beep();
+    });
+  }
+  const act = $("#alarm-act");
+  if (act) act.onsubmit = async (e) => {
+    e.preventDefault();
+    const what = e.submitter?.value || "ack", status = $("#alarm-status");
+    try { await api(`/api/alarms/${selected}/${what}`, { method: "POST", json: { note: new FormData(act).get("note") || "" } }); status.textContent = what === "ack" ? "acknowledged" : "closed"; show(selected); }
+    catch (err) { status.textContent = err.message; }
+  };
+  await schedules();
+}
+async function schedules() {
+  const list = await api("/api/schedules");
+  $("#schedules").innerHTML = table(list, [["schedule", (s) => esc(s.name)], ["now", (s) => (s.on ? '<span class="state-new">armed</span>' : "off")], ["by", (s) => (s.manual ? `hand: ${esc(s.manual)} by ${esc(s.by)} (${esc(s.reason)})${s.until ? " until " + esc(fmt(s.until)) : ""}` : "weekly schedule")], ["time zone", (s) => esc(s.timezone)]]);
+  const form = $("#arm-form");
+  if (!form) return;
+  const sel = form.querySelector("select");
+  if (!sel.options.length) list.forEach((s) => sel.add(new Option(s.name, s.name)));
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(form), mode = e.submitter?.value || "arm", until = f.get("until");
+    try { await api(`/api/schedules/${f.get("schedule")}/${mode}`, { method: "POST", json: { why: f.get("why"), until: until ? new Date(until).toISOString() : null } }); $("#arm-status").textContent = "done"; schedules(); }
+    catch (err) { $("#arm-status").textContent = err.message; }
+  };
+}
+
 const TABLES = {
   machines: async () => {
     const r = await api("/api/machines");
@@ -256,5 +347,5 @@ async function tablePage() {
   };
 }
 
-const PAGES = { live: livePage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, plates: platesPage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage };
+const PAGES = { live: livePage, alarms: alarmsPage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, plates: platesPage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage };
 document.addEventListener("DOMContentLoaded", () => { const f = PAGES[document.body.dataset.page]; if (f) f().catch((e) => console.error(e)); });
