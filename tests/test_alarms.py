@@ -298,7 +298,7 @@ cameras:
 
 
 def test_a_machine_stopped_outside_its_schedule_and_closed_alarms_expire(tmp_path: Path, vtest: Path) -> None:
-    from clearwatch.alarms.engine import expire_alarms
+    from clearwatch.governance.retention import DataRetention
 
     cfg = parse_config(f"""
 data_dir: {tmp_path / 'data'}
@@ -328,6 +328,7 @@ cameras:
     (alarm,) = engine.store.queue("all")
     assert alarm.title == "Machine press stopped on line1" and alarm.priority == 2
     engine.close(alarm.id, "oscar", "jam cleared")
-    assert expire_alarms(engine.store, 7, alarm.first_at + timedelta(days=6)) == 0
-    assert expire_alarms(engine.store, 7, alarm.first_at + timedelta(days=8)) == 1
+    retention = DataRetention(cfg, db)
+    assert retention.run(alarm.first_at + timedelta(days=89))["alarms"] == 0  # closed alarms: 90 days
+    assert retention.run(alarm.first_at + timedelta(days=91))["alarms"] == 1
     assert engine.store.queue("all") == []

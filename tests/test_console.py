@@ -3,6 +3,8 @@ and a real browser (Debian's Chromium, driven by Playwright)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import sqlite3
@@ -112,6 +114,10 @@ def test_every_route_needs_authentication(console: Console) -> None:
     ("vera", "POST", "/api/alarms/x/close"),
     ("vera", "POST", "/api/schedules/after_hours/arm"),
     ("audrey", "GET", "/api/alarms"),
+    ("vera", "GET", "/api/reports/transparency"),
+    ("oscar", "GET", "/api/reports/transparency"),
+    ("vera", "GET", "/api/people/x/report"),
+    ("vera", "POST", "/api/people/x/erase"),
 ])
 def test_wrong_role_or_camera_is_forbidden(console: Console, who: str, method: str, path: str) -> None:
     r = httpx.request(method, console.url + path, headers=bearer(console, who), timeout=10)
@@ -158,6 +164,13 @@ def test_footage_and_biometric_actions_are_audited(console: Console) -> None:
     r = httpx.post(f"{c.url}/api/cameras/front/export", headers=h, timeout=60, json={
         "start": seg.start.isoformat(), "end": seg.end.isoformat(), "justification": "ticket 7781"})
     assert r.status_code == 200 and r.content[4:8] == b"ftyp"
+    manifest = json.loads(base64.b64decode(r.headers["X-Clearwatch-Manifest"]))
+    assert manifest["sha256"] == hashlib.sha256(r.content).hexdigest() and manifest["why"] == "ticket 7781"
+    assert manifest["exported_by"] == "oscar" and manifest["signed"]["key_id"] == c.svc.signer.key_id
+    kept = c.data / "exports" / r.headers["X-Clearwatch-Export"]
+    from clearwatch.governance.manifest import verify_export
+
+    assert verify_export(kept / manifest["file"], trusted={c.svc.signer.key_id}).ok, "kept on the server, signed"
     r = httpx.post(f"{c.url}/api/cameras/front/export", headers=h, json={
         "start": seg.start.isoformat(), "end": seg.end.isoformat()})
     assert r.status_code == 422, "an export needs a justification"
@@ -341,6 +354,31 @@ def test_alarm_desk_over_the_api(console: Console) -> None:
     assert ("alarm.ack", "oscar", front) in actions and ("alarm.close", "oscar", front) in actions
     arm = next(x for x in records if x.action == "alarm.disarm")
     assert arm.actor == "oscar" and arm.justification == "stocktaking tonight"
+
+
+def test_transparency_subject_access_and_erasure_over_the_api(console: Console) -> None:
+    from clearwatch.governance.signing import check_document
+    from clearwatch.identity import Photo
+
+    c = console
+    r = httpx.get(c.url + "/api/reports/transparency", headers=bearer(c, "audrey"), timeout=60)
+    assert r.status_code == 200 and r.json()["audit"]["ok"] and {f["camera"] for f in r.json()["footage"]} >= {
+        "front", "back"}
+    page = httpx.get(c.url + "/transparency", headers={"Accept": "text/html"})
+    assert page.status_code == 303, "not public unless governance.public_transparency is on"
+    assert c.svc.registry is not None
+    person = c.svc.registry.enrol("Erin Erase", [Photo("p.jpg", (PHOTOS / "img5.jpg").read_bytes())],
+                                  legal_basis="visitor consent", enrolled_by="oscar")
+    report = httpx.get(f"{c.url}/api/people/{person.id}/report", headers=bearer(c, "oscar")).json()
+    assert report["person"]["legal_basis"] == "visitor consent" and len(report["face_templates"]) == 1
+    r = httpx.post(f"{c.url}/api/people/{person.id}/erase", json={"why": "erasure request ER-7"},
+                   headers=bearer(c, "oscar"), timeout=60)
+    assert r.status_code == 200, r.text
+    receipt = r.json()
+    assert receipt["removed"]["face_templates"] == 1 and not check_document(receipt, {c.svc.signer.key_id})
+    assert httpx.get(f"{c.url}/api/people/{person.id}/report", headers=bearer(c, "oscar")).status_code == 404
+    records = AuditLog(c.svc.db).list(50, actor="oscar")
+    assert any(x.action == "biometric.erase" and x.justification == "erasure request ER-7" for x in records)
 
 
 # the browser -------------------------------------------------------------------------------------------

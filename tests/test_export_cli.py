@@ -90,10 +90,58 @@ def test_cli_recordings_cameras_export(recorded: Config, tmp_path: Path) -> None
     r = _cli("export", "gate", first, "now", str(out), "--data", data, "--why", "incident 42 for the police")
     assert r.returncode == 0, r.stderr
     assert "exported" in r.stdout and out.stat().st_size > 100_000
+    manifest = json.loads((tmp_path / "cli.mp4.manifest.json").read_text())
+    assert manifest["camera"] == "gate" and manifest["why"] == "incident 42 for the police"
+    assert manifest["signed"]["key_id"] and (recorded.data_dir / "signing.key").stat().st_mode & 0o077 == 0
+    _signed_export_checks(data, out, tmp_path, listing["segments"][0])
     r = _cli("export", "gate", "-20h", "-19h", str(tmp_path / "x.mp4"), "--data", data, "--why", "test case")
     assert r.returncode == 1 and "no footage from camera 'gate'" in r.stderr and "Traceback" not in r.stderr
     r = _cli("export", "gate", "yesterday-ish", "now", str(tmp_path / "x.mp4"), "--data", data, "--why", "test case")
     assert r.returncode == 1 and "cannot read time 'yesterday-ish'" in r.stderr
+
+
+def _signed_export_checks(data: str, out: Path, tmp_path: Path, segment: dict[str, str]) -> None:
+    """A signed export verifies; a flipped byte, an edited manifest, another export's manifest or a key from
+    elsewhere do not, each named."""
+    import shutil
+
+    ok = _cli("export", "verify", str(out), "--data", data)
+    assert ok.returncode == 0 and "verified" in ok.stdout, ok.stderr
+    manifest = out.with_name(out.name + ".manifest.json")
+
+    flipped = tmp_path / "flipped" / out.name
+    flipped.parent.mkdir()
+    shutil.copy(out, flipped)
+    shutil.copy(manifest, flipped.with_name(manifest.name))
+    with flipped.open("r+b") as f:
+        f.seek(50_000)
+        byte = f.read(1)
+        f.seek(50_000)
+        f.write(bytes([byte[0] ^ 0x01]))
+    r = _cli("export", "verify", str(flipped), "--data", data)
+    assert r.returncode == 1 and "SHA-256 does not match" in r.stderr, r.stderr
+
+    edited = json.loads(manifest.read_text())
+    edited["why"] = "something more innocent"
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    r = _cli("export", "verify", str(out), "--manifest", str(tmp_path / "edited.json"), "--data", data)
+    assert r.returncode == 1 and "signature does not match the content" in r.stderr, r.stderr
+
+    other = tmp_path / "other.mp4"
+    r = _cli("export", "gate", segment["start"], segment["end"], str(other), "--data", data, "--why",
+             "second export, shorter")
+    assert r.returncode == 0, r.stderr
+    r = _cli("export", "verify", str(out), "--manifest", str(other) + ".manifest.json", "--data", data)
+    assert r.returncode == 1 and "belongs to another export" in r.stderr and "is for 'other.mp4'" in r.stderr
+
+    from clearwatch.governance.signing import create_signing_key
+
+    stranger = create_signing_key(tmp_path / "stranger.key").sign_document(json.loads(manifest.read_text()))
+    (tmp_path / "stranger.json").write_text(json.dumps(stranger))
+    r = _cli("export", "verify", str(out), "--manifest", str(tmp_path / "stranger.json"), "--data", data)
+    assert r.returncode == 1 and "not a trusted key" in r.stderr, r.stderr
+    r = _cli("export", "verify", str(tmp_path / "missing.mp4"), "--data", data)
+    assert r.returncode == 1 and "no manifest" in r.stderr
 
 
 def test_demo_runs_without_config(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from clearwatch.alarms.schedules import Override, Schedules
@@ -227,6 +227,3 @@ class AlarmEngine:
 def _iso(v: object) -> str:
     return v.isoformat() if isinstance(v, datetime) else str(v)
 
-
-def expire_alarms(store: AlarmStore, days: float, now: datetime | None = None) -> int:
-    return len(store.delete_closed_before((now or datetime.now(UTC)) - timedelta(days=days)))

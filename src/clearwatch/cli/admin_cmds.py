@@ -113,12 +113,24 @@ def users_delete(name: str, config: Path | None = ConfigOption, data: Path | Non
 
 
 @audit_app.command("verify")
-def audit_verify(config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
-    """Check the whole hash chain; exit 1 naming where it breaks."""
-    from clearwatch.governance import AuditLog
+def audit_verify(checkpoint: list[Path] = typer.Option([], "--checkpoint", help="A signed checkpoint kept by a "
+                                                     "witness (repeatable): the chain must still match it."),
+                 config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    """Check the whole hash chain and its signed checkpoints; exit 1 naming where it breaks."""
+    import json as jsonlib
 
-    log = AuditLog(open_db(resolve_config(config, data)))
-    v = log.verify()
+    from clearwatch.governance import AuditLog
+    from clearwatch.governance.signing import verification_keys
+
+    cfg = resolve_config(config, data)
+    witnessed = []
+    for path in checkpoint:
+        try:
+            witnessed.append(jsonlib.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ClearwatchError(f"cannot read checkpoint {path}: {exc}") from None
+    log = AuditLog(open_db(cfg))
+    v = log.verify(trusted=verification_keys(cfg), witnessed=witnessed)
     if json:
         print_json({"ok": v.ok, "records": v.records, "problems": v.problems})
     elif v.ok:
@@ -128,6 +140,21 @@ def audit_verify(config: Path | None = ConfigOption, data: Path | None = DataOpt
             console.print(f"[red]{p}[/red]", highlight=False)
     if not v.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
+    """Sign the chain's head now and print the checkpoint (JSON) for a witness to keep."""
+    from clearwatch.governance.checkpoints import Checkpointer
+    from clearwatch.governance.signing import installation_signer
+    from clearwatch.storage import OutboxStore
+
+    cfg = resolve_config(config, data)
+    db = open_db(cfg)
+    doc = Checkpointer(cfg, db, installation_signer(cfg), OutboxStore(db).add).make("manual", force=True)
+    if doc is None:
+        raise ClearwatchError("the audit trail is empty: nothing to sign yet")
+    print_json(doc)
 
 
 @audit_app.command("list")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from clearwatch.cli.admin_cmds import audit_app, cli_actor, users_app
+from clearwatch.cli.admin_cmds import audit_app, users_app
 from clearwatch.cli.alarms import alarms_app
 from clearwatch.cli.analyze import analyze
 from clearwatch.cli.common import (
@@ -16,16 +16,17 @@ from clearwatch.cli.common import (
     DataOption,
     JsonOption,
     console,
-    justification,
     open_db,
     print_json,
     resolve_config,
     setup_logging,
 )
 from clearwatch.cli.events_cmds import events_app, machines_app
+from clearwatch.cli.exports import export
 from clearwatch.cli.fingers import fingers_app
 from clearwatch.cli.people import faces_app, keys_app, people_app
 from clearwatch.cli.plates import plates_app
+from clearwatch.cli.reports import report_app, verify
 from clearwatch.cli.running import run_until_signalled
 from clearwatch.timeparse import fmt_time, parse_time
 from clearwatch.units import format_size
@@ -52,6 +53,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(fingers_app, name="fingers")
 app.add_typer(plates_app, name="plates")
 app.add_typer(alarms_app, name="alarms")
+app.add_typer(report_app, name="report")
+app.command()(verify)
 
 
 # run ---------------------------------------------------------------------------------------------
@@ -172,47 +175,7 @@ def recordings_list(
 RELATIVE_TIMES = {"ignore_unknown_options": True}
 
 
-@app.command(context_settings=RELATIVE_TIMES)
-def export(
-    camera: str = typer.Argument(..., help="Camera name."),
-    start: str = typer.Argument(..., help="Start: ISO time (UTC if no offset), 'now' or relative like -10m."),
-    end: str = typer.Argument(..., help="End: ISO time, 'now' or relative."),
-    out: Path = typer.Argument(..., help="Output .mp4 file."),
-    why: str = typer.Option(..., "--why", min=5, help="Why this footage leaves the system (on the audit trail)."),
-    config: Path | None = ConfigOption,
-    data: Path | None = DataOption,
-    json: bool = JsonOption,
-) -> None:
-    """Join a camera's recordings over a time range into one MP4 (no re-encoding)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from clearwatch.governance import AuditLog
-    from clearwatch.recording import export_range
-    from clearwatch.storage import HoldStore, SegmentIndex
-
-    why = justification(why)
-    cfg = resolve_config(config, data)
-    db = open_db(cfg)
-    t0, t1 = parse_time(start), parse_time(end)
-    with Progress(TextColumn("exporting"), BarColumn(), TextColumn("{task.completed}/{task.total} segments"),
-                  TimeRemainingColumn(), console=console, transient=True, disable=json) as bar:
-        task = bar.add_task("export", total=None)
-
-        def step(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        result = export_range(cfg.recordings_dir, SegmentIndex(db), HoldStore(db), camera, t0, t1, out,
-                              progress=step)
-    AuditLog(db).append(cli_actor(), "footage.export", camera, {"start": result.start.isoformat(),
-                        "end": result.end.isoformat(), "bytes": result.bytes, "path": str(result.path)},
-                        justification=why)
-    if json:
-        print_json({"path": result.path, "start": result.start, "end": result.end, "segments": result.segments,
-                    "packets": result.packets, "bytes": result.bytes, "gap_seconds": result.gaps})
-        return
-    console.print(f"[green]exported[/green] {result.path}: {fmt_time(result.start)} → {fmt_time(result.end)} "
-                  f"({result.duration:.1f} s from {result.segments} segment(s), {format_size(result.bytes)})"
-                  + (f", [yellow]{result.gaps:.1f} s of gaps[/yellow]" if result.gaps else ""))
+app.command(context_settings=RELATIVE_TIMES)(export)
 
 
 # retention & holds -------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 people_app = typer.Typer(no_args_is_help=True, help="Enrolled people (the identity registry).")
 faces_app = typer.Typer(no_args_is_help=True, help="Face identification, verification and search.")
-keys_app = typer.Typer(no_args_is_help=True, help="The encryption key for biometric data.")
+keys_app = typer.Typer(no_args_is_help=True, help="Keys: the biometric encryption key and the signing key.")
 
 
 def open_registry(cfg: Config) -> FaceRegistry:
@@ -66,6 +66,28 @@ def keys_create(path: Path = typer.Argument(..., help="Where to write the new ke
 
     create_key_file(path)
     console.print(f"wrote a new key to {path}; point identity.key_file at it (or put its text in $CLEARWATCH_KEY)")
+
+
+@keys_app.command("signing")
+def keys_signing(path: Path = typer.Argument(..., help="Where to write the new private key (mode 600).")) -> None:
+    """Make a new Ed25519 signing key (exports, erasure receipts and audit checkpoints are signed with it).
+    Without one configured, Clearwatch makes <data_dir>/signing.key on first use."""
+    from clearwatch.governance.signing import create_signing_key
+
+    signer = create_signing_key(path)
+    console.print(f"wrote a new signing key to {path} (key id {signer.key_id}); point governance.signing_key at it")
+
+
+@keys_app.command("public")
+def keys_public(json: bool = JsonOption, config: Path | None = ConfigOption, data: Path | None = DataOption) -> None:
+    """This installation's public signing key and its id: give them to whoever checks your exports."""
+    from clearwatch.governance.signing import installation_signer
+
+    signer = installation_signer(resolve_config(config, data))
+    if json:
+        print_json({"key_id": signer.key_id, "public_key": signer.public_b64, "algorithm": "Ed25519"})
+    else:
+        console.print(f"key id {signer.key_id}\nEd25519 public key (base64): {signer.public_b64}")
 
 
 # people --------------------------------------------------------------------------------------------
@@ -155,6 +177,37 @@ def people_delete(person: str = typer.Argument(..., help="Person id (or external
         print_json({"deleted": p.id, "name": p.name})
     else:
         console.print(f"deleted {p.name} ({p.id}) and their templates")
+
+
+@people_app.command("erase")
+def people_erase(person: str = typer.Argument(..., help="Person id (or external reference)."),
+                 why: str = typer.Option(..., "--why", help="Why (an erasure request, its reference)."),
+                 receipt: Path | None = typer.Option(None, "--receipt", help="Write the signed receipt here."),
+                 config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption) -> None:
+    """Erase everything held about a person — templates, face pictures, fingerprints, their identity in past
+    events (the events stay, anonymous) — and give a signed receipt of what was removed and where."""
+    from clearwatch.governance import AuditLog
+    from clearwatch.governance.signing import installation_signer
+    from clearwatch.governance.subjects import erase_person, receipt_summary, write_json
+
+    if len(why.strip()) < 5:
+        raise ClearwatchError("--why needs a real reason (at least 5 characters): it goes on the audit trail")
+    cfg = resolve_config(config, data)
+    signer = installation_signer(cfg)
+    registry = open_registry(cfg)
+    doc = erase_person(cfg, registry.db, registry, signer, person, cli_actor().name, why.strip())
+    AuditLog(registry.db).append(cli_actor(), "biometric.erase", doc["person_id"], receipt_summary(doc),
+                                 justification=why.strip())
+    if receipt is not None:
+        write_json(receipt, doc)
+    if json:
+        print_json(doc)
+        return
+    r = doc["removed"]
+    console.print(f"erased {doc['person_id']}: {r['face_templates']} face template(s), {len(r['fingerprints'])} "
+                  f"finger(s), identity removed from {r['event_identity_links']} event(s), "
+                  f"{len(r['event_face_pictures'])} face picture(s) deleted"
+                  + (f"; signed receipt in {receipt}" if receipt else ""))
 
 
 # faces ---------------------------------------------------------------------------------------------

@@ -22,7 +22,12 @@ def _name(name: str, what: str = "name") -> str:
     return name
 
 
+RESERVED_CAMERA_NAMES = {"verify"}  # `clearwatch export verify FILE`
+
+
 def _camera_name(name: str) -> str:
+    if name in RESERVED_CAMERA_NAMES:
+        raise ValueError(f"camera name {name!r} is reserved (it is a command word); pick another")
     return _name(name, "camera name")
 
 

@@ -12,6 +12,7 @@ from clearwatch.config.alarms import AlarmRuleConfig, AlarmsConfig, ScheduleConf
 from clearwatch.config.base import CameraName, ConfigPath, Name, Section
 from clearwatch.config.camera import INHERITED, CameraConfig, CameraSections, resolve_camera, site_defaults
 from clearwatch.config.events import MqttConfig, WebhookConfig
+from clearwatch.config.governance import DataRetentionConfig, GovernanceConfig
 from clearwatch.config.identity import IdentityConfig
 from clearwatch.config.units import ByteSize, Duration
 from clearwatch.config.web import WebConfig
@@ -40,7 +41,7 @@ class StorageConfig(Section):
     min_free: ByteSize = Field(default=1_000_000_000, description="Free space to keep on the file system.")
 
 
-class RetentionConfig(Section):
+class RetentionConfig(DataRetentionConfig):
     days: float = Field(default=7.0, gt=0, description="Default age limit for recordings.")
     interval: Duration = Field(default=60.0, ge=1, description="How often retention runs.")
 
@@ -65,6 +66,7 @@ class Config(CameraSections):
     site: SiteConfig = Field(default_factory=SiteConfig)
     schedules: dict[Name, ScheduleConfig] = Field(default_factory=dict)
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -104,9 +106,11 @@ class Config(CameraSections):
             if unknown:
                 raise ValueError(f"{key}.cameras: no camera {unknown[0]!r}")
             self.alarm_cameras(name)
-        for hook in self.alarms.escalate.notify:
-            if hook not in self.webhooks:
-                raise ValueError(f"alarms.escalate.notify: no webhook {hook!r}")
+        for where, hooks in (("alarms.escalate.notify", self.alarms.escalate.notify),
+                             ("governance.witnesses", self.governance.witnesses)):
+            for hook in hooks:
+                if hook not in self.webhooks:
+                    raise ValueError(f"{where}: no webhook {hook!r}")
         return self
 
     def alarm_cameras(self, rule_name: str) -> list[str]:
@@ -138,6 +142,14 @@ class Config(CameraSections):
     @property
     def snapshots_dir(self) -> Path:
         return self.data_dir / "snapshots"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.governance.signing_key or self.data_dir / "signing.key"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
 
     @property
     def database_url(self) -> str:

@@ -8,7 +8,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,23 +119,6 @@ class EventService:
                   for (kind, name, hour), h in pending.items()]
         if deltas:
             self.stats.add(deltas)
-
-    def expire(self, now: datetime | None = None) -> int:
-        """Delete events (and their snapshots) past each camera's events retention (default: its recordings');
-        events of cameras no longer configured go by the site-wide setting."""
-        now = now or datetime.now(UTC)
-        site = self.config.events.retain_days or self.config.retention.days
-        own = {name: cam.events.retain_days or cam.record.retention_days for name, cam in self.config.cameras.items()}
-        paths = []
-        for name, days in own.items():
-            paths += self.store.delete_before(now - timedelta(days=days), cameras=[name])
-        paths += self.store.delete_before(now - timedelta(days=site), exclude=list(own))
-        for rel in paths:
-            try:
-                (self.snapshots_dir / rel).unlink(missing_ok=True)
-            except OSError as exc:
-                log.warning("cannot delete snapshot %s: %s", rel, exc.strerror)
-        return len(paths)
 
     def queue(self, messages: list[Message]) -> None:
         try:

@@ -46,11 +46,14 @@ def chain_hash(prev: str, body: bytes) -> str:
 Row = tuple[int, str, str, str, str, str, str, str | None, str | None, str, str]  # as stored, hash last
 
 
-def check_chain(rows: Iterable[Row], head: Callable[[], tuple[int, str]], max_problems: int = 20) -> Verification:
+def check_chain(rows: Iterable[Row], head: Callable[[], tuple[int, str]], max_problems: int = 20,
+                base: tuple[int, str] = (0, GENESIS)) -> Verification:
     """Walk records in id order: each must follow the one before (ids and hashes), match its own hash, and the
-    last must be the stored head (read after the walk, so appends during it do not look like truncation)."""
+    last must be the stored head (read after the walk, so appends during it do not look like truncation).
+    ``base``: the (id, hash) the remaining records continue from — the start, or a signed checkpoint where
+    older records were trimmed."""
     problems: list[str] = []
-    prev, expected_id, n = GENESIS, 1, 0
+    prev, expected_id, n = base[1], base[0] + 1, 0
     for rec_id, ts, actor, role, action, target, detail, just, addr, prev_hash, h in rows:
         n += 1
         if rec_id != expected_id:
@@ -207,6 +210,32 @@ class AuditLog:
                 text(f"SELECT {cols} FROM audit_log ORDER BY id"))
             yield from result
 
-    def verify(self, max_problems: int = 20) -> Verification:
-        """Walk the whole chain; every break is reported with the record id where it shows."""
-        return check_chain(self._rows(), self.head, max_problems)
+    def verify(self, max_problems: int = 20, trusted: set[str] | None = None,
+               witnessed: Iterable[dict[str, Any]] = ()) -> Verification:
+        """Walk the whole chain; every break is reported with the record id where it shows. Where old records
+        were trimmed, the chain must start at a signed checkpoint; every signed checkpoint (stored, or
+        ``witnessed``: held by an outside witness) must match the record it names, so a chain rewritten from
+        the start by someone with database access shows too. ``trusted``: key ids checkpoints must be signed
+        with (None: any valid signature)."""
+        from clearwatch.governance.checkpoints import check_checkpoints, stored_checkpoints
+
+        checkpoints = [*stored_checkpoints(self.db), *witnessed]
+        with self.db.session() as s:
+            first = s.scalar(select(AuditRecord.id).order_by(AuditRecord.id).limit(1))
+            first_prev = s.scalar(select(AuditRecord.prev_hash).order_by(AuditRecord.id).limit(1))
+        early: list[str] = []
+        base = (0, GENESIS)
+        if first is not None and first > 1:
+            from clearwatch.governance.signing import check_document
+
+            cut = [c for c in checkpoints if c.get("record_id") == first - 1 and c.get("hash") == first_prev
+                   and not check_document(c, trusted)]
+            base = (first - 1, str(first_prev))
+            if not cut:
+                early.append(f"records 1-{first - 1} are gone and no valid signed checkpoint marks that cut "
+                             "(deleted, not trimmed by retention)")
+        v = check_chain(self._rows(), self.head, max_problems, base)
+        late = check_checkpoints(self.db, checkpoints, trusted, first or 1, v.head_id or 0)
+        v.problems = early + v.problems + late
+        v.ok = not v.problems
+        return v

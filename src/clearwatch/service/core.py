@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 
-from clearwatch.alarms.engine import AlarmEngine, expire_alarms
+from clearwatch.alarms.engine import AlarmEngine
 from clearwatch.analytics.pipeline import AnalyticsSummary
 from clearwatch.api.app import WebServer, create_app
 from clearwatch.api.context import AppContext
@@ -15,6 +15,9 @@ from clearwatch.config import Config
 from clearwatch.events import EventService
 from clearwatch.faces.recognizer import FaceRecognizer
 from clearwatch.governance import AuditLog, Users
+from clearwatch.governance.checkpoints import Checkpointer
+from clearwatch.governance.retention import DataRetention
+from clearwatch.governance.signing import installation_signer
 from clearwatch.identity import FaceRegistry, open_face_registry
 from clearwatch.recording import IndexWriter, Retention, RetentionScheduler, reconcile, retention_policy
 from clearwatch.service.detectors import DetectorCache, PlateReaders
@@ -49,6 +52,10 @@ class Service:
         self.scheduler = RetentionScheduler(self.retention, config.retention.interval)
         self.events = EventService(config, self.db)
         self.alarms = AlarmEngine(config, self.db, queue=self.events.queue)
+        # signs exports, receipts and audit checkpoints; made in the data directory on first start if none is set
+        self.signer = installation_signer(config)
+        self.checkpoints = Checkpointer(config, self.db, self.signer, self.events.queue)
+        self.data_retention = DataRetention(config, self.db, trim_audit=self.checkpoints.trim)
         self.events.listeners.append(self.alarms.on_update)
         self.detectors = DetectorCache()
         self.plate_readers = PlateReaders()
@@ -61,7 +68,8 @@ class Service:
         self.web: WebServer | None = None
         self.jobs = [Periodic("camera-status", STATUS_INTERVAL, self._write_status),
                      Periodic("event-expiry", config.retention.interval, self._expire, first_now=True),
-                     Periodic("alarms", ALARM_INTERVAL, self._alarm_checks)]
+                     Periodic("alarms", ALARM_INTERVAL, self._alarm_checks),
+                     Periodic("audit-checkpoint", config.governance.checkpoint_interval, self.checkpoints.make)]
         self.started = False
 
     @property
@@ -131,8 +139,7 @@ class Service:
         return [u.camera.health.snapshot() for u in self.units.values()]
 
     def _expire(self) -> None:
-        self.events.expire()
-        expire_alarms(self.alarms.store, self.config.events.retain_days or self.config.retention.days)
+        self.data_retention.run()
 
     def _alarm_checks(self) -> None:
         self.alarms.check_health(self.health())

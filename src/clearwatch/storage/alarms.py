@@ -135,15 +135,6 @@ class AlarmStore:
             a.escalated_at, a.priority = now, max(1, a.priority - 1)
             return a
 
-    def delete_closed_before(self, cutoff: datetime) -> list[str]:
-        """Closed alarms raised before ``cutoff`` go (retention; their pictures are their events', which have their
-        own). Returns the ids deleted."""
-        with self.db.session() as s:
-            ids = list(s.scalars(select(Alarm.id).where(Alarm.state == "closed", Alarm.first_at < cutoff)))
-            if ids:
-                s.execute(delete(Alarm).where(Alarm.id.in_(ids)))
-            return ids
-
 
 class ArmingStore:
     def __init__(self, db: Database):

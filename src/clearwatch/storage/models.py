@@ -348,3 +348,18 @@ class Arming(Base):
     set_by: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the audit chain's head (``record_id``, ``hash``) at a moment: made every few minutes
+    and at every trim of old records, so what remains still verifies and a rewritten chain shows."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))  # interval | trim | manual
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[str] = mapped_column(String(32))
+    document: Mapped[str] = mapped_column(Text)  # the signed JSON, as published

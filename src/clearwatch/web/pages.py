@@ -21,7 +21,8 @@ NAV = [("/", "Live", Perm.LIVE.value), ("/alarms", "Alarms", Perm.ALARMS.value),
        ("/people", "People", Perm.PEOPLE.value), ("/search", "Face search", Perm.FACE_SEARCH.value),
        ("/plates", "Plates", Perm.PLATES.value),
        ("/machines", "Machines", Perm.MACHINES.value), ("/system", "System", Perm.SYSTEM.value),
-       ("/audit", "Audit", Perm.AUDIT.value), ("/users", "Users", Perm.USERS.value)]
+       ("/audit", "Audit", Perm.AUDIT.value), ("/transparency", "Transparency", Perm.AUDIT.value),
+       ("/users", "Users", Perm.USERS.value)]
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,7 +40,7 @@ def _render(request: Request, template: str, p: Principal | None, page: str, tit
                                       headers={"Cache-Control": "no-store"})
 
 
-def _page_user(request: Request, perm: Perm) -> Principal:
+def page_user(request: Request, perm: Perm) -> Principal:
     p = session_principal(ctx(request), request)
     if p is None:
         raise LoginRedirect
@@ -82,13 +83,13 @@ def logout_form(request: Request, csrf: str = Form("")) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def live_page(request: Request) -> Response:
-    p = _page_user(request, Perm.LIVE)
+    p = page_user(request, Perm.LIVE)
     return _render(request, "live.html", p, "live", "Live", cameras=p.cameras(ctx(request).cameras))
 
 
 @router.get("/cameras/{camera}", response_class=HTMLResponse)
 def camera_page(camera: str, request: Request) -> Response:
-    p = _page_user(request, Perm.PLAYBACK)
+    p = page_user(request, Perm.PLAYBACK)
     c = ctx(request)
     if camera not in c.config.cameras:
         raise HTTPException(404, f"no camera {camera!r}")
@@ -99,38 +100,38 @@ def camera_page(camera: str, request: Request) -> Response:
 
 @router.get("/events", response_class=HTMLResponse)
 def events_page(request: Request) -> Response:
-    p = _page_user(request, Perm.EVENTS)
+    p = page_user(request, Perm.EVENTS)
     return _render(request, "events.html", p, "events", "Events", cameras=p.cameras(ctx(request).cameras),
                    can_people=p.can(Perm.PEOPLE))
 
 
 @router.get("/alarms", response_class=HTMLResponse)
 def alarms_page(request: Request) -> Response:
-    p = _page_user(request, Perm.ALARMS)
+    p = page_user(request, Perm.ALARMS)
     return _render(request, "alarms.html", p, "alarms", "Alarms", can_handle=p.can(Perm.ALARM_HANDLE),
                    can_arm=p.can(Perm.ARM))
 
 
 @router.get("/people", response_class=HTMLResponse)
 def people_page(request: Request) -> Response:
-    p = _page_user(request, Perm.PEOPLE)
+    p = page_user(request, Perm.PEOPLE)
     return _render(request, "people.html", p, "people", "People", registry=ctx(request).registry is not None)
 
 
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request) -> Response:
-    p = _page_user(request, Perm.FACE_SEARCH)
+    p = page_user(request, Perm.FACE_SEARCH)
     return _render(request, "search.html", p, "search", "Face search")
 
 
 @router.get("/plates", response_class=HTMLResponse)
 def plates_page(request: Request) -> Response:
-    p = _page_user(request, Perm.PLATES)
+    p = page_user(request, Perm.PLATES)
     return _render(request, "plates.html", p, "plates", "Plates", can_search=p.can(Perm.PLATE_SEARCH))
 
 
 def _table_page(request: Request, perm: Perm, page: str, title: str) -> Response:
-    p = _page_user(request, perm)
+    p = page_user(request, perm)
     return _render(request, "table.html", p, page, title, source=page)
 
 

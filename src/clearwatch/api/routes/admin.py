@@ -130,8 +130,10 @@ def audit(request: Request, limit: int = Query(100, ge=1, le=1000),
 
 @router.get("/audit/verify", response_model=VerifyOut, tags=["audit"])
 def audit_verify(request: Request, p: Principal = Depends(require(Perm.AUDIT))) -> VerifyOut:
+    from clearwatch.governance.signing import verification_keys
+
     c = ctx(request)
-    v = c.audit.verify()
+    v = c.audit.verify(trusted=verification_keys(c.config))
     c.audit.append(p.actor, "audit.verify", "audit_log", {"ok": v.ok, "records": v.records})
     return VerifyOut(ok=v.ok, records=v.records, problems=v.problems)
 

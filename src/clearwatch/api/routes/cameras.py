@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
+import base64
+import json
+import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path as FilePath
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 
 from clearwatch.api.security import Principal, SeenRecently, camera_allowed, ctx, require
 from clearwatch.errors import NoFootageError
@@ -187,26 +187,36 @@ class ExportRequest(BaseModel):
 
 
 @router.post("/cameras/{camera}/export", response_class=FileResponse,
-             responses={200: {"content": {"video/mp4": {}}}})
+             responses={200: {"content": {"video/mp4": {}},
+                              "headers": {"X-Clearwatch-Manifest": {"description": "signed manifest, base64 JSON"}}}})
 def export(camera: str, body: ExportRequest, request: Request,
            p: Principal = Depends(require(Perm.EXPORT))) -> FileResponse:
-    """One MP4 of a time range, joined without re-encoding. Needs a justification, which is audited."""
+    """One MP4 of a time range, joined without re-encoding, with a signed manifest (file SHA-256, camera, range,
+    who, why, when; header ``X-Clearwatch-Manifest``, and ``/api/exports/{name}/manifest``). Needs a
+    justification, which is audited. The file stays on the server for the exports retention."""
+    from clearwatch.governance.manifest import write_manifest
+    from clearwatch.governance.signing import installation_signer
+
     c = ctx(request)
     camera_allowed(p, c, camera)
     start, end = _range(body.start, body.end)
-    tmpdir = FilePath(tempfile.mkdtemp(prefix="cw-export-"))
-    out = tmpdir / f"{camera}-{start:%Y%m%dT%H%M%S}.mp4"
+    signer = installation_signer(c.config)
+    folder = c.config.exports_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{camera}-{start:%Y%m%dT%H%M%S}.mp4"
     try:
-        export_range(c.recordings_dir, c.index, HoldStore(c.db), camera, start, end, out, requested_by=p.user.name)
+        result = export_range(c.recordings_dir, c.index, HoldStore(c.db), camera, start, end, out,
+                              requested_by=p.user.name)
     except NoFootageError as exc:
         out.unlink(missing_ok=True)
-        tmpdir.rmdir()
+        folder.rmdir()
         raise HTTPException(404, str(exc)) from None
+    manifest = write_manifest(out, signer, camera=camera, start=result.start, end=result.end,
+                              exported_by=p.user.name, why=body.justification, site=c.config.site.name)
     c.audit.append(p.actor, "footage.export", camera, {"start": start.isoformat(), "end": end.isoformat(),
-                                                        "bytes": out.stat().st_size}, justification=body.justification)
-
-    def cleanup() -> None:
-        out.unlink(missing_ok=True)
-        tmpdir.rmdir()
-
-    return FileResponse(out, media_type="video/mp4", filename=out.name, background=BackgroundTask(cleanup))
+                                                        "bytes": out.stat().st_size, "sha256": manifest["sha256"],
+                                                        "export": f"{folder.name}/{out.name}"},
+                   justification=body.justification)
+    header = base64.b64encode(json.dumps(manifest, separators=(",", ":")).encode()).decode()
+    return FileResponse(out, media_type="video/mp4", filename=out.name,
+                        headers={"X-Clearwatch-Manifest": header, "X-Clearwatch-Export": folder.name})
