@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from clearwatch.governance import AuditLog, Users
@@ -27,6 +29,7 @@ from tests.support.helpers import make_config, wait_for
 pytestmark = pytest.mark.slow
 PHOTOS = SHARED / "data/faces/photos"
 CHROMIUM = "/usr/bin/chromium"
+MASK = "[[0, 0], [0.4, 0], [0.4, 0.4], [0, 0.4]]"  # the top-left of both cameras: a neighbour's window
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"]
 
@@ -46,7 +49,8 @@ def console(h264_clip: Path, tmp_path_factory: pytest.TempPathFactory, detector:
     create_key_file(tmp / "k.key")
     cfg = make_config(tmp / "data", {"front": str(h264_clip), "back": str(h264_clip)},
                       extra=f"identity: {{key_file: {tmp / 'k.key'}}}\nrecord: {{segment_seconds: 4}}\n"
-                            "schedules: {after_hours: {mon-fri: ['18:00-07:00'], sat-sun: ['00:00-24:00']}}")
+                            "schedules: {after_hours: {mon-fri: ['18:00-07:00'], sat-sun: ['00:00-24:00']}}",
+                      camera_extra=f"privacy_masks: [{MASK}]")
     svc = Service(cfg)
     svc.start()
     users = Users(svc.db)
@@ -381,6 +385,99 @@ def test_transparency_subject_access_and_erasure_over_the_api(console: Console) 
     assert any(x.action == "biometric.erase" and x.justification == "erasure request ER-7" for x in records)
 
 
+def _decode(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return image
+
+
+def _masked(image: np.ndarray) -> bool:
+    """The top-left mask area is one flat grey (JPEG and H.264 leave a little noise)."""
+    h, w = image.shape[:2]
+    area = image[int(h * 0.03):int(h * 0.37), int(w * 0.03):int(w * 0.37)].astype(np.float32)
+    return bool(abs(area.mean() - 96) < 6 and area.std() < 6)
+
+
+def _first_frame(data: bytes) -> np.ndarray:
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as c:
+        return next(iter(c.decode(video=0))).to_ndarray(format="bgr24")
+
+
+def test_privacy_masks_are_burned_in_for_roles_without_unmask(console: Console) -> None:
+    c = console
+    for who, masked in (("vera", True), ("oscar", True), ("ada", False)):
+        r = httpx.get(f"{c.url}/api/cameras/front/snapshot.jpg", headers=bearer(c, who))
+        assert r.status_code == 200 and _masked(_decode(r.content)) is masked, who
+    seg = c.svc.index.list("front")[0]
+    played = httpx.get(f"{c.url}/api/recordings/{seg.id}/video", headers=bearer(c, "vera"), timeout=120)
+    assert played.status_code == 200 and _masked(_first_frame(played.content))
+    raw = httpx.get(f"{c.url}/api/recordings/{seg.id}/video", headers=bearer(c, "ada"), timeout=60)
+    assert not _masked(_first_frame(raw.content))
+    assert (c.svc.root / seg.path).read_bytes() == raw.content, "the recording itself is untouched"
+    ev = next(e for e in c.svc.events.store.list(camera="front", limit=500) if e.snapshot)
+    snap = httpx.get(f"{c.url}/api/events/{ev.id}/snapshot.jpg", headers=bearer(c, "vera"))
+    assert snap.status_code == 200 and _masked(_decode(snap.content))
+    r = httpx.post(f"{c.url}/api/cameras/front/export", headers=bearer(c, "oscar"), timeout=120, json={
+        "start": seg.start.isoformat(), "end": seg.end.isoformat(), "justification": "masked export test"})
+    assert r.status_code == 200 and _masked(_first_frame(r.content))
+    manifest = json.loads(base64.b64decode(r.headers["X-Clearwatch-Manifest"]))
+    assert manifest["redactions"] == ["privacy_masks"]
+    actions = [(x.action, x.target) for x in AuditLog(c.svc.db).list(200, actor="ada")]
+    assert ("footage.unmask", "front") in actions, "a look past the masks is on the trail"
+
+
+def test_dual_authorisation_of_exports_and_face_searches(console: Console) -> None:
+    c = console
+    gov = c.svc.config.governance
+    gov.dual_authorisation = ["export", "face_search"]
+    try:
+        seg = c.svc.index.list("back")[0]
+        body = {"start": seg.start.isoformat(), "end": seg.end.isoformat(), "justification": "insurance claim 9"}
+        r = httpx.post(f"{c.url}/api/cameras/back/export", headers=bearer(c, "oscar"), json=body, timeout=60)
+        assert r.status_code == 202, "nothing runs until a second person approves"
+        req = r.json()["approval"]
+        early = httpx.post(f"{c.url}/api/cameras/back/export", headers=bearer(c, "oscar"), timeout=60,
+                           json={**body, "approval": req})
+        assert early.status_code == 403 and "still waiting" in early.json()["detail"]
+        own = httpx.post(f"{c.url}/api/approvals/{req}/approve", headers=bearer(c, "oscar"))
+        assert own.status_code == 409 and "your own request" in own.json()["detail"]
+        assert httpx.post(f"{c.url}/api/approvals/{req}/approve", headers=bearer(c, "vera")).status_code == 403
+        pending = httpx.get(c.url + "/api/approvals", headers=bearer(c, "ada")).json()
+        assert any(a["id"] == req and a["requested_by"] == "oscar" for a in pending)
+        ok = httpx.post(f"{c.url}/api/approvals/{req}/approve", headers=bearer(c, "ada"))
+        assert ok.status_code == 200 and ok.json()["state"] == "approved"
+        other = httpx.post(f"{c.url}/api/cameras/back/export", headers=bearer(c, "oscar"), timeout=60,
+                           json={**body, "justification": "a different range", "approval": req,
+                                 "start": seg.end.isoformat(), "end": (seg.end + timedelta(seconds=5)).isoformat()})
+        assert other.status_code == 403 and "another export" in other.json()["detail"]
+        r = httpx.post(f"{c.url}/api/cameras/back/export", headers=bearer(c, "oscar"), timeout=60,
+                       json={**body, "approval": req})
+        assert r.status_code == 200 and r.content[4:8] == b"ftyp"
+        again = httpx.post(f"{c.url}/api/cameras/back/export", headers=bearer(c, "oscar"), timeout=60,
+                           json={**body, "approval": req})
+        assert again.status_code == 403 and "is used" in again.json()["detail"], "an approval runs once"
+        trail = [(x.action, x.actor) for x in AuditLog(c.svc.db).list(300)]
+        assert ("approval.request", "oscar") in trail and ("approval.approve", "ada") in trail
+
+        photo = (PHOTOS / "img2.jpg").read_bytes()
+        form = {"justification": "who is at the gate", "top": "3"}
+        r = httpx.post(f"{c.url}/api/faces/search", headers=bearer(c, "oscar"), data=form,
+                       files={"photo": ("p.jpg", photo, "image/jpeg")}, timeout=60)
+        assert r.status_code == 202
+        req = r.json()["approval"]
+        rejected = httpx.post(f"{c.url}/api/approvals/{req}/reject", headers=bearer(c, "ada"))
+        assert rejected.json()["state"] == "rejected"
+        r = httpx.post(f"{c.url}/api/faces/search", headers=bearer(c, "oscar"), data={**form, "approval": req},
+                       files={"photo": ("p.jpg", photo, "image/jpeg")}, timeout=60)
+        assert r.status_code == 403 and "rejected" in r.json()["detail"]
+    finally:
+        gov.dual_authorisation = []
+
+
 # the browser -------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -422,6 +519,11 @@ def test_browser_walkthrough(console: Console, browser: object, output_dir: Path
     # live grid: frames move
     page.wait_for_function("() => { const i = document.querySelector('img.live'); return i && i.naturalWidth > 0 }")
     first = _frame_hash(page, "img.live")
+    pixel = page.evaluate("""() => { const img = document.querySelector('img.live');
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        return Array.from(g.getImageData(Math.round(c.width * 0.1), Math.round(c.height * 0.1), 1, 1).data); }""")
+    assert all(abs(v - 96) < 10 for v in pixel[:3]), f"the privacy mask is burned into the live view: {pixel}"
     assert wait_for(lambda: _frame_hash(page, "img.live") != first, 10) is not None, "the live picture changes"
     page.screenshot(path=str(shots / "live.png"))
 

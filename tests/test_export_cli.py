@@ -96,6 +96,14 @@ def test_cli_recordings_cameras_export(recorded: Config, tmp_path: Path) -> None
     _signed_export_checks(data, out, tmp_path, listing["segments"][0])
     r = _cli("export", "gate", "-20h", "-19h", str(tmp_path / "x.mp4"), "--data", data, "--why", "test case")
     assert r.returncode == 1 and "no footage from camera 'gate'" in r.stderr and "Traceback" not in r.stderr
+    red = tmp_path / "redacted.mp4"
+    r = _cli("export", "gate", listing["segments"][0]["start"], listing["segments"][0]["end"], str(red), "--data",
+             data, "--why", "for the press, faces hidden", "--redact", "faces,plates")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "redacted.mp4.manifest.json").read_text())["redactions"] == ["faces", "plates"]
+    assert _cli("export", "verify", str(red), "--data", data).returncode == 0
+    r = _cli("export", "gate", "-1h", "now", str(red), "--data", data, "--why", "bad kind", "--redact", "cats")
+    assert r.returncode == 1 and "use faces, people, plates" in r.stderr
     r = _cli("export", "gate", "yesterday-ish", "now", str(tmp_path / "x.mp4"), "--data", data, "--why", "test case")
     assert r.returncode == 1 and "cannot read time 'yesterday-ish'" in r.stderr
 

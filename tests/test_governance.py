@@ -379,3 +379,76 @@ def test_transparency_totals_equal_what_is_on_disk_and_in_the_trail(tmp_path: Pa
         out.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(out / "transparency.png"), full_page=True)
         b.close()
+
+
+def test_approvals_expire_refuse_self_approval_and_unmask_until_expiry(tmp_path: Path) -> None:
+    from clearwatch.governance.approvals import ApprovalError, Approvals
+
+    _, db = _setup(tmp_path)
+    approvals = Approvals(db, ttl=3600)
+    req = approvals.request("unmask", {"camera": "gate"}, "oscar", "a burglary in the neighbour's yard")
+    assert not approvals.unmasked("oscar", "gate")
+    with pytest.raises(ApprovalError, match="your own request"):
+        approvals.decide(req.id, "oscar", True)
+    approvals.decide(req.id, "ada", True)
+    assert approvals.unmasked("oscar", "gate") and not approvals.unmasked("oscar", "yard")
+    assert not approvals.unmasked("vera", "gate"), "an approval is for whoever asked"
+    approvals.use(req.id, "unmask", {"camera": "gate"}, "oscar")
+    assert approvals.unmasked("oscar", "gate"), "unmasking is not spent by looking"
+
+    short = Approvals(db, ttl=0.2)
+    late = short.request("export", {"camera": "gate"}, "oscar", "to the police")
+    import time
+
+    time.sleep(0.3)
+    with pytest.raises(ApprovalError, match="expired"):
+        short.decide(late.id, "ada", True)
+    with pytest.raises(ApprovalError, match="no approval request"):
+        short.decide("nope", "ada", True)
+    with pytest.raises(ApprovalError, match="unknown action"):
+        short.request("delete_everything", {}, "oscar", "why not")
+
+
+@pytest.mark.skipif(not PHOTOS.is_dir(), reason="shared faces missing")
+def test_redacted_export_leaves_no_face_but_the_kept_person(tmp_path: Path, vtest: Path) -> None:
+    from clearwatch.faces import FaceEngine
+    from clearwatch.governance.redaction import redact_video
+    from clearwatch.identity import Cipher, FaceRegistry, Photo
+    from tests.support.faces_clip import PEOPLE, face_crop, faces_clip
+
+    clip = faces_clip(Path(__file__).resolve().parent.parent / ".cache/test-media/faces-moving.mp4", vtest, PHOTOS)
+    engine = FaceEngine()
+
+    def faces_per_frame(path: Path) -> list[list[list[float]]]:
+        import av
+
+        with av.open(str(path)) as c:
+            return [[f.xyxy() for f in engine.detector.detect(fr.to_ndarray(format="bgr24"), 1280)]
+                    for fr in c.decode(video=0)]
+
+    before = faces_per_frame(clip)
+    assert len(before) == 60 and all(len(f) >= 2 for f in before), "both faces on every frame of the original"
+    out = tmp_path / "redacted.mp4"
+    stats = redact_video(clip, out, {"faces"})
+    assert stats.frames == 60
+    # faces alone: no face a person could be recognised by (16 px and up; the walkers' 8 px faces come and go
+    # with the encoder's noise); faces and people: no face at all
+    assert all(not [b for b in f if b[2] - b[0] >= 16] for f in faces_per_frame(out)), "no face left"
+    both = tmp_path / "both.mp4"
+    redact_video(clip, both, {"faces", "people"})
+    assert all(f == [] for f in faces_per_frame(both)), "no face of any size on any frame"
+
+    _, db = _setup(tmp_path)
+    reg = FaceRegistry(db, Cipher(os.urandom(32)), engine)
+    reg.start()
+    import cv2
+
+    crop = face_crop(PHOTOS / PEOPLE[0], 240)
+    _, buf = cv2.imencode(".jpg", crop)
+    grace = reg.enrol("Grace", [Photo("g.jpg", buf.tobytes())], legal_basis="consent", enrolled_by="op")
+    kept = tmp_path / "kept.mp4"
+    stats = redact_video(clip, kept, {"faces", "people"}, keep=[grace.id], registry=reg)
+    after = faces_per_frame(kept)
+    assert sum(len(f) == 1 for f in after) >= 0.8 * len(after), "her face stays visible"
+    assert all(len(f) <= 1 for f in after), "and only hers"
+    assert stats.kept >= 0.8 * 60

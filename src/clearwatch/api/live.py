@@ -27,10 +27,11 @@ class LiveFrame:
 class LiveHub:
     """Analytics threads publish frames here (a reference, no copy); viewers encode only what they send."""
 
-    def __init__(self) -> None:
+    def __init__(self, masks: dict[str, list[list[tuple[float, float]]]] | None = None) -> None:
         self._frames: dict[str, LiveFrame] = {}
         self._lock = threading.Lock()
-        self._jpeg: dict[str, LiveJpeg] = {}  # one encode per frame, however many viewers
+        self._jpeg: dict[tuple[str, bool], LiveJpeg] = {}  # one encode per frame and variant, however many viewers
+        self.masks = masks or {}  # camera → privacy mask polygons
         self._watchers: dict[str, list[Callable[[], None]]] = {}
 
     def publish(self, camera: str, image: np.ndarray, t: float) -> None:
@@ -66,15 +67,23 @@ class LiveHub:
         with self._lock:
             return self._frames.get(camera)
 
-    def jpeg(self, camera: str, quality: int = 80) -> LiveJpeg | None:
+    def jpeg(self, camera: str, quality: int = 80, masked: bool = False) -> LiveJpeg | None:
+        """The newest frame as JPEG; ``masked``: with the camera's privacy masks burned in."""
         frame = self.latest(camera)
         if frame is None:
             return None
-        cached = self._jpeg.get(camera)
+        polygons = self.masks.get(camera) if masked else None
+        key = (camera, bool(polygons))
+        cached = self._jpeg.get(key)
         if cached is not None and cached.seq == frame.seq:
             return cached
-        ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        image = frame.image
+        if polygons:
+            from clearwatch.governance.masks import mask_image
+
+            image = mask_image(image, polygons)
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             return None
-        self._jpeg[camera] = got = LiveJpeg(frame.seq, frame.time, buf.tobytes())
+        self._jpeg[key] = got = LiveJpeg(frame.seq, frame.time, buf.tobytes())
         return got

@@ -10,8 +10,9 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy import delete
 
 from clearwatch.api.context import AppContext
@@ -120,6 +121,38 @@ def camera_allowed(p: Principal, c: AppContext, camera: str) -> None:
         raise HTTPException(404, f"no camera {camera!r}")
     if not p.sees(camera):
         raise HTTPException(403, f"camera {camera!r} is not assigned to you")
+
+
+def privacy_masks(c: AppContext, camera: str) -> list[list[tuple[float, float]]]:
+    cam = c.config.cameras.get(camera)
+    return list(cam.privacy_masks) if cam is not None else []
+
+
+def unmasked(p: Principal, c: AppContext, camera: str) -> bool:
+    """Whether ``p`` sees ``camera`` without its privacy masks: it has none, or ``p`` has the unmask permission
+    (and, where unmasking needs a second person, an approved request for this camera)."""
+    if not privacy_masks(c, camera):
+        return True
+    if not p.can(Perm.UNMASK):
+        return False
+    if "unmask" in c.config.governance.dual_authorisation:
+        from clearwatch.governance.approvals import Approvals
+
+        return Approvals(c.db).unmasked(p.user.name, camera)
+    return True
+
+
+def masked_jpeg(p: Principal, c: AppContext, camera: str, path: Path) -> Response:
+    """A stored picture of ``camera`` as ``p`` may see it; a look past the masks is on the audit trail."""
+    data = path.read_bytes()
+    polygons = privacy_masks(c, camera)
+    if polygons and not unmasked(p, c, camera):
+        from clearwatch.governance.masks import mask_jpeg
+
+        data = mask_jpeg(data, polygons)
+    elif polygons:
+        c.audit.append(p.actor, "footage.unmask", camera, {"picture": path.name})
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 class LoginLimiter:

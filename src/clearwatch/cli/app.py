@@ -11,6 +11,7 @@ from rich.table import Table
 from clearwatch.cli.admin_cmds import audit_app, users_app
 from clearwatch.cli.alarms import alarms_app
 from clearwatch.cli.analyze import analyze
+from clearwatch.cli.approvals import approvals_app
 from clearwatch.cli.common import (
     ConfigOption,
     DataOption,
@@ -54,6 +55,7 @@ app.add_typer(fingers_app, name="fingers")
 app.add_typer(plates_app, name="plates")
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(report_app, name="report")
+app.add_typer(approvals_app, name="approvals")
 app.command()(verify)
 
 

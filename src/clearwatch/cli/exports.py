@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -23,6 +24,10 @@ from clearwatch.errors import ClearwatchError
 from clearwatch.timeparse import fmt_time, parse_time
 from clearwatch.units import format_size
 
+if TYPE_CHECKING:
+    from clearwatch.config import Config
+    from clearwatch.storage import Database
+
 VERIFY = "verify"  # `clearwatch export verify FILE`: a word no camera may be named
 
 
@@ -34,6 +39,9 @@ def export(
     out: Path | None = typer.Argument(None, help="Output .mp4 file."),
     why: str | None = typer.Option(None, "--why", help="Why this footage leaves the system (on the audit trail)."),
     manifest: Path | None = typer.Option(None, "--manifest", help="verify: the manifest (FILE.manifest.json)."),
+    redact: str = typer.Option("", "--redact", help="Blur these on every frame: faces,people,plates."),
+    keep: list[str] = typer.Option([], "--keep", help="An enrolled person (id) left visible (repeatable)."),
+    approval: str | None = typer.Option(None, "--approval", help="An approved request (dual authorisation)."),
     config: Path | None = ConfigOption,
     data: Path | None = DataOption,
     json: bool = JsonOption,
@@ -47,23 +55,33 @@ def export(
         raise ClearwatchError("export needs CAMERA START END OUT.mp4 --why TEXT")
     if why is None:
         raise ClearwatchError("--why is required: why this footage leaves the system (it goes on the audit trail)")
-    _export(camera, start, end, out, justification(why), config, data, json)
+    kinds = sorted({k.strip() for k in redact.split(",") if k.strip()})
+    _export(camera, start, end, out, justification(why), config, data, json, kinds, keep, approval)
 
 
 def _export(camera: str, start: str, end: str, out: Path, why: str, config: Path | None, data: Path | None,
-            json: bool) -> None:
+            json: bool, redact: list[str], keep: list[str], approval: str | None) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from clearwatch.governance import AuditLog
     from clearwatch.governance.manifest import manifest_path, write_manifest
+    from clearwatch.governance.redaction import KINDS
     from clearwatch.governance.signing import installation_signer
     from clearwatch.recording import export_range
     from clearwatch.storage import HoldStore, SegmentIndex
 
+    unknown = [k for k in redact if k not in KINDS]
+    if unknown:
+        raise ClearwatchError(f"--redact {','.join(unknown)}: use faces, people, plates")
     cfg = resolve_config(config, data)
     signer = installation_signer(cfg)  # before any work: a missing key is found first
     db = open_db(cfg)
     t0, t1 = parse_time(start), parse_time(end)
+    actor = cli_actor()
+    if "export" in cfg.governance.dual_authorisation:
+        _approved(cfg, db, {"camera": camera, "start": t0.isoformat(), "end": t1.isoformat(),
+                            "redact": redact, "keep": sorted(keep)}, why, approval)
+    target = out.with_name("raw-" + out.name) if redact else out
     with Progress(TextColumn("exporting"), BarColumn(), TextColumn("{task.completed}/{task.total} segments"),
                   TimeRemainingColumn(), console=console, transient=True, disable=json) as bar:
         task = bar.add_task("export", total=None)
@@ -71,23 +89,41 @@ def _export(camera: str, start: str, end: str, out: Path, why: str, config: Path
         def step(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = export_range(cfg.recordings_dir, SegmentIndex(db), HoldStore(db), camera, t0, t1, out,
+        result = export_range(cfg.recordings_dir, SegmentIndex(db), HoldStore(db), camera, t0, t1, target,
                               progress=step)
-    actor = cli_actor()
-    signed = write_manifest(result.path, signer, camera=camera, start=result.start, end=result.end,
-                            exported_by=actor.name, why=why, site=cfg.site.name)
+    if redact:
+        from clearwatch.governance.redaction import redact_video
+
+        registry = None
+        if keep:
+            from clearwatch.identity import open_face_registry
+
+            registry = open_face_registry(cfg, db)
+        with console.status(f"redacting {', '.join(redact)} on every frame", spinner="dots"):
+            try:
+                redact_video(target, out, set(redact), keep=keep, registry=registry)
+            finally:
+                target.unlink(missing_ok=True)
+    signed = write_manifest(out, signer, camera=camera, start=result.start, end=result.end,
+                            exported_by=actor.name, why=why, site=cfg.site.name, redactions=redact,
+                            extra={"kept_visible": sorted(keep)} if keep else None)
+    cam = cfg.cameras.get(camera)
+    if cam is not None and cam.privacy_masks:  # the command line is an administrator's: past the masks, on record
+        AuditLog(db).append(actor, "footage.unmask", camera, {"export": str(out)})
     AuditLog(db).append(actor, "footage.export", camera, {
-        "start": result.start.isoformat(), "end": result.end.isoformat(), "bytes": result.bytes,
-        "path": str(result.path), "sha256": signed["sha256"], "key_id": signer.key_id}, justification=why)
+        "start": result.start.isoformat(), "end": result.end.isoformat(), "bytes": out.stat().st_size,
+        "path": str(out), "sha256": signed["sha256"], "key_id": signer.key_id, "redactions": redact,
+        "approval": approval}, justification=why)
     if json:
-        print_json({"path": result.path, "manifest": manifest_path(result.path), "sha256": signed["sha256"],
+        print_json({"path": out, "manifest": manifest_path(out), "sha256": signed["sha256"],
                     "start": result.start, "end": result.end, "segments": result.segments,
                     "packets": result.packets, "bytes": result.bytes, "gap_seconds": result.gaps})
         return
-    console.print(f"[green]exported[/green] {result.path}: {fmt_time(result.start)} → {fmt_time(result.end)} "
+    console.print(f"[green]exported[/green] {out}: {fmt_time(result.start)} → {fmt_time(result.end)} "
                   f"({result.duration:.1f} s from {result.segments} segment(s), {format_size(result.bytes)})"
                   + (f", [yellow]{result.gaps:.1f} s of gaps[/yellow]" if result.gaps else ""))
-    console.print(f"  signed manifest: {manifest_path(result.path)} (key {signer.key_id})")
+    console.print(f"  signed manifest: {manifest_path(out)} (key {signer.key_id})"
+                  + (f"; redacted: {', '.join(redact)}" if redact else ""))
 
 
 def _verify(file: Path, manifest: Path | None, config: Path | None, data: Path | None, json: bool) -> None:
@@ -112,3 +148,23 @@ def _verify(file: Path, manifest: Path | None, config: Path | None, data: Path |
                 err_console.print(f"  {p}", markup=False, highlight=False)
         raise typer.Exit(1)
 
+
+
+def _approved(cfg: Config, db: Database, params: dict[str, object], why: str, approval: str | None) -> None:
+    """Dual authorisation from the command line: without ``--approval`` a request is made and the command stops;
+    with it, the approval must be for exactly this export, by this user."""
+    from clearwatch.governance import AuditLog
+    from clearwatch.governance.approvals import ApprovalError, Approvals
+
+    store = Approvals(db, cfg.governance.approval_ttl)
+    actor = cli_actor()
+    if approval is None:
+        req = store.request("export", params, actor.name, why)
+        AuditLog(db).append(actor, "approval.request", req.id, {"action": "export", **params}, justification=why)
+        raise ClearwatchError(f"this export needs a second person's approval: request {req.id} made; another "
+                              f"user runs 'clearwatch approvals approve {req.id}', then run this again with "
+                              f"--approval {req.id}")
+    try:
+        store.use(approval, "export", params, actor.name)
+    except ApprovalError as exc:
+        raise ClearwatchError(str(exc)) from None

@@ -166,13 +166,17 @@ def people_show(person: str = typer.Argument(..., help="Person id (or external r
 def people_delete(person: str = typer.Argument(..., help="Person id (or external reference)."),
                   config: Path | None = ConfigOption, data: Path | None = DataOption,
                   json: bool = JsonOption) -> None:
-    """Erase a person: their record, templates and face crops, from the database and the live index."""
+    """Erase a person like 'people erase' does (templates, pictures, fingerprints, their identity in past
+    events), without a receipt."""
     from clearwatch.governance import AuditLog
+    from clearwatch.governance.signing import installation_signer
+    from clearwatch.governance.subjects import erase_person, receipt_summary
 
-    registry = open_registry(resolve_config(config, data))
+    cfg = resolve_config(config, data)
+    registry = open_registry(cfg)
     p = registry.get(person)
-    registry.delete(p.id)
-    AuditLog(registry.db).append(cli_actor(), "biometric.delete", p.id, {"name": p.name})
+    receipt = erase_person(cfg, registry.db, registry, installation_signer(cfg), p.id, cli_actor().name, "deleted")
+    AuditLog(registry.db).append(cli_actor(), "biometric.delete", p.id, receipt_summary(receipt))
     if json:
         print_json({"deleted": p.id, "name": p.name})
     else:

@@ -18,6 +18,7 @@ from clearwatch.config.analytics import (
     MachineConfig,
     MotionConfig,
     ObjectsConfig,
+    Polygon,
     TamperConfig,
     ZoneConfig,
 )
@@ -88,6 +89,8 @@ class CameraConfig(CameraSections):
     lines: dict[Name, LineConfig] = Field(default_factory=dict)
     machines: dict[Name, MachineConfig] = Field(default_factory=dict)
     counters: dict[Name, CounterConfig] = Field(default_factory=dict)
+    privacy_masks: list[Polygon] = Field(
+        default_factory=list, description="Never shown to roles without 'unmask': live, snapshots, playback, exports.")
 
     @field_validator("url", "detect_url")
     @classmethod

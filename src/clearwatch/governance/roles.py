@@ -26,6 +26,7 @@ class Perm(StrEnum):
     ALARMS = "alarms"  # see the alarm desk
     ALARM_HANDLE = "alarm_handle"  # acknowledge and close alarms
     ARM = "arm"  # arm and disarm schedules by hand
+    UNMASK = "unmask"  # see what a camera's privacy masks cover
     SYSTEM = "system"
     AUDIT = "audit"
     USERS = "users"

@@ -22,7 +22,7 @@ from clearwatch.storage.models import AuditRecord, EventRecord, Person, PlateLis
 FORMAT = "clearwatch-transparency/1"
 ACCESS_ACTIONS = {
     "footage.live": "live views", "footage.playback": "recordings played", "footage.snapshot": "snapshots viewed",
-    "footage.export": "exports", "biometric.search": "face searches",
+    "footage.export": "exports", "footage.unmask": "views past privacy masks", "biometric.search": "face searches",
     "biometric.finger_identify": "fingerprint searches", "biometric.video_search": "faces searched in video",
     "biometric.event_search": "events searched by person", "plate.search": "plate searches",
     "biometric.enrol": "people enrolled", "biometric.delete": "people deleted", "biometric.erase": "people erased",

@@ -60,7 +60,7 @@ class Service:
         self.detectors = DetectorCache()
         self.plate_readers = PlateReaders()
         self.plate_lists = CachedEntries(PlateListStore(self.db))
-        self.live = LiveHub()
+        self.live = LiveHub({n: c.privacy_masks for n, c in config.cameras.items() if c.privacy_masks})
         self.units: dict[str, CameraUnit] = {}
         self.registry: FaceRegistry | None = None
         self.context: AppContext | None = None

@@ -20,7 +20,8 @@ NAV = [("/", "Live", Perm.LIVE.value), ("/alarms", "Alarms", Perm.ALARMS.value),
        ("/events", "Events", Perm.EVENTS.value),
        ("/people", "People", Perm.PEOPLE.value), ("/search", "Face search", Perm.FACE_SEARCH.value),
        ("/plates", "Plates", Perm.PLATES.value),
-       ("/machines", "Machines", Perm.MACHINES.value), ("/system", "System", Perm.SYSTEM.value),
+       ("/machines", "Machines", Perm.MACHINES.value), ("/approvals", "Approvals", Perm.EXPORT.value),
+       ("/system", "System", Perm.SYSTEM.value),
        ("/audit", "Audit", Perm.AUDIT.value), ("/transparency", "Transparency", Perm.AUDIT.value),
        ("/users", "Users", Perm.USERS.value)]
 
@@ -138,6 +139,11 @@ def _table_page(request: Request, perm: Perm, page: str, title: str) -> Response
 @router.get("/machines", response_class=HTMLResponse)
 def machines_page(request: Request) -> Response:
     return _table_page(request, Perm.MACHINES, "machines", "Machines and lines")
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+def approvals_page(request: Request) -> Response:
+    return _table_page(request, Perm.EXPORT, "approvals", "Requests waiting for a second person")
 
 
 @router.get("/system", response_class=HTMLResponse)

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from clearwatch.api.routes.events import as_utc, seen
-from clearwatch.api.security import Principal, ctx, require
+from clearwatch.api.security import Principal, ctx, masked_jpeg, require
 from clearwatch.governance import Perm
 from clearwatch.storage.alarms import AlarmError, StateFilter
 from clearwatch.storage.models import Alarm
@@ -111,16 +111,16 @@ def get_alarm(alarm_id: str, request: Request, p: Principal = Depends(require(Pe
     return out
 
 
-@router.get("/alarms/{alarm_id}/snapshot.jpg", response_class=FileResponse,
+@router.get("/alarms/{alarm_id}/snapshot.jpg", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
-def alarm_snapshot(alarm_id: str, request: Request, p: Principal = Depends(require(Perm.ALARMS))) -> FileResponse:
+def alarm_snapshot(alarm_id: str, request: Request, p: Principal = Depends(require(Perm.ALARMS))) -> Response:
     c = ctx(request)
     a = _visible(p, c.alarms.store.get(alarm_id))
     if not a.snapshot or not (c.snapshots_dir / a.snapshot).is_file():
         raise HTTPException(404, "this alarm has no snapshot (or retention removed it)")
     if seen.first(p.user.name, "alarm-snapshot", alarm_id):
         c.audit.append(p.actor, "footage.snapshot", a.camera or "", {"alarm": alarm_id, "event": a.event_id})
-    return FileResponse(c.snapshots_dir / a.snapshot, media_type="image/jpeg")
+    return masked_jpeg(p, c, a.camera or "", c.snapshots_dir / a.snapshot)
 
 
 def _act(request: Request, p: Principal, alarm_id: str, what: Literal["ack", "close"], note: str) -> AlarmOut:

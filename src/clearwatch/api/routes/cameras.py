@@ -9,12 +9,21 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from clearwatch.api.security import Principal, SeenRecently, camera_allowed, ctx, require
+from clearwatch.api.security import (
+    Principal,
+    SeenRecently,
+    camera_allowed,
+    ctx,
+    privacy_masks,
+    require,
+    unmasked,
+)
 from clearwatch.errors import NoFootageError
 from clearwatch.governance import Perm
 from clearwatch.recording import export_range
@@ -51,7 +60,10 @@ async def live(camera: str, request: Request, fps: float = Query(5.0, gt=0, le=M
     """The camera's detect stream as MJPEG; each opening is on the audit trail."""
     c = ctx(request)
     camera_allowed(p, c, camera)
+    masked = not unmasked(p, c, camera)
     c.audit.append(p.actor, "footage.live", camera)
+    if not masked and privacy_masks(c, camera):
+        c.audit.append(p.actor, "footage.unmask", camera, {"live": True})
     interval = 1.0 / fps
     loop = asyncio.get_running_loop()
 
@@ -74,7 +86,7 @@ async def live(camera: str, request: Request, fps: float = Query(5.0, gt=0, le=M
                 fresh.clear()
                 if time.monotonic() - sent < 0.75 * interval:  # slack: a camera's frames come with jitter
                     continue
-                got = await asyncio.to_thread(c.live.jpeg, camera)
+                got = await asyncio.to_thread(c.live.jpeg, camera, 80, masked)
                 if got is None or got.seq == last_seq:
                     continue
                 last_seq = got.seq
@@ -93,7 +105,7 @@ async def live(camera: str, request: Request, fps: float = Query(5.0, gt=0, le=M
 def snapshot(camera: str, request: Request, p: Principal = Depends(require(Perm.LIVE))) -> StreamingResponse:
     c = ctx(request)
     camera_allowed(p, c, camera)
-    got = c.live.jpeg(camera)
+    got = c.live.jpeg(camera, masked=not unmasked(p, c, camera))
     if got is None:
         raise HTTPException(404, "no live picture from this camera yet")
     if seen.first(p.user.name, "live", camera):
@@ -174,9 +186,18 @@ def play(request: Request, segment_id: int = Path(..., ge=1, le=MAX_ID),
     path = c.recordings_dir / seg.path
     if not path.is_file():
         raise HTTPException(410, "the recording's file is gone (retention or disk problem)")
-    if seen.first(p.user.name, "play", str(segment_id)):
-        c.audit.append(p.actor, "footage.playback", seg.camera,
+    polygons = privacy_masks(c, seg.camera)
+    masked = bool(polygons) and not unmasked(p, c, seg.camera)
+    if seen.first(p.user.name, "play", str(segment_id), str(masked)):
+        c.audit.append(p.actor, "footage.unmask" if polygons and not masked else "footage.playback", seg.camera,
                        {"segment": segment_id, "start": seg.start.isoformat(), "end": seg.end.isoformat()})
+    if masked:  # burned in on the server, once per segment; the recording itself stays as it was
+        from clearwatch.governance.masks import masked_video
+
+        cached = c.config.data_dir / "masked" / seg.camera / f"{segment_id}.mp4"
+        if not cached.is_file() or cached.stat().st_mtime < path.stat().st_mtime:
+            masked_video(path, cached, polygons)
+        path = cached
     return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=600"})
 
 
@@ -184,38 +205,77 @@ class ExportRequest(BaseModel):
     start: datetime
     end: datetime
     justification: str = Field(min_length=5, max_length=1000, description="Why this footage leaves the system.")
+    redact: list[Literal["faces", "people", "plates"]] = Field(
+        default_factory=list, description="Blur these on every frame (re-encodes the export).")
+    keep: list[str] = Field(default_factory=list, description="Enrolled people (ids) left visible when redacting.")
+    approval: str | None = Field(default=None, description="An approved request, where exports need a second "
+                                                           "person's approval (governance.dual_authorisation).")
 
 
 @router.post("/cameras/{camera}/export", response_class=FileResponse,
              responses={200: {"content": {"video/mp4": {}},
-                              "headers": {"X-Clearwatch-Manifest": {"description": "signed manifest, base64 JSON"}}}})
+                              "headers": {"X-Clearwatch-Manifest": {"description": "signed manifest, base64 JSON"}}},
+                        202: {"description": "a second person must approve this export first"}})
 def export(camera: str, body: ExportRequest, request: Request,
-           p: Principal = Depends(require(Perm.EXPORT))) -> FileResponse:
-    """One MP4 of a time range, joined without re-encoding, with a signed manifest (file SHA-256, camera, range,
-    who, why, when; header ``X-Clearwatch-Manifest``, and ``/api/exports/{name}/manifest``). Needs a
-    justification, which is audited. The file stays on the server for the exports retention."""
+           p: Principal = Depends(require(Perm.EXPORT))) -> Response:
+    """One MP4 of a time range, joined without re-encoding (re-encoded only to redact, or to burn in privacy
+    masks the user may not see past), with a signed manifest (file SHA-256, camera, range, who, why, when,
+    redactions; header ``X-Clearwatch-Manifest``). Needs a justification, which is audited; where exports need
+    dual authorisation, the first call makes a request (202) and the approved one runs. The file stays on the
+    server for the exports retention."""
+    from clearwatch.governance.approvals import ApprovalError, Approvals
     from clearwatch.governance.manifest import write_manifest
     from clearwatch.governance.signing import installation_signer
 
     c = ctx(request)
     camera_allowed(p, c, camera)
     start, end = _range(body.start, body.end)
+    if "export" in c.config.governance.dual_authorisation:
+        approvals = Approvals(c.db, c.config.governance.approval_ttl)
+        params = {"camera": camera, "start": start.isoformat(), "end": end.isoformat(),
+                  "redact": sorted(body.redact), "keep": sorted(body.keep)}
+        if body.approval is None:
+            req = approvals.request("export", params, p.user.name, body.justification)
+            c.audit.append(p.actor, "approval.request", req.id, {"action": "export", **params},
+                           justification=body.justification)
+            return JSONResponse({"approval": req.id, "state": "pending", "expires_at": req.expires_at.isoformat(),
+                                 "detail": "this export needs a second person's approval"}, 202)
+        try:
+            approvals.use(body.approval, "export", params, p.user.name)
+        except ApprovalError as exc:
+            raise HTTPException(403, str(exc)) from None
     signer = installation_signer(c.config)
     folder = c.config.exports_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{camera}-{start:%Y%m%dT%H%M%S}.mp4"
+    polygons = privacy_masks(c, camera)
+    masked = bool(polygons) and not unmasked(p, c, camera)
+    raw = out.with_name("raw-" + out.name) if masked or body.redact else out
     try:
-        result = export_range(c.recordings_dir, c.index, HoldStore(c.db), camera, start, end, out,
+        result = export_range(c.recordings_dir, c.index, HoldStore(c.db), camera, start, end, raw,
                               requested_by=p.user.name)
     except NoFootageError as exc:
-        out.unlink(missing_ok=True)
+        raw.unlink(missing_ok=True)
         folder.rmdir()
         raise HTTPException(404, str(exc)) from None
+    redactions = (["privacy_masks"] if masked else []) + sorted(body.redact)
+    if raw != out:
+        from clearwatch.governance.redaction import redact_video
+
+        try:
+            redact_video(raw, out, set(body.redact), polygons if masked else [], keep=body.keep,
+                         registry=c.registry)
+        finally:
+            raw.unlink(missing_ok=True)
     manifest = write_manifest(out, signer, camera=camera, start=result.start, end=result.end,
-                              exported_by=p.user.name, why=body.justification, site=c.config.site.name)
+                              exported_by=p.user.name, why=body.justification, site=c.config.site.name,
+                              redactions=redactions, extra={"kept_visible": sorted(body.keep)} if body.keep else None)
+    if polygons and not masked:
+        c.audit.append(p.actor, "footage.unmask", camera, {"export": f"{folder.name}/{out.name}"})
     c.audit.append(p.actor, "footage.export", camera, {"start": start.isoformat(), "end": end.isoformat(),
                                                         "bytes": out.stat().st_size, "sha256": manifest["sha256"],
-                                                        "export": f"{folder.name}/{out.name}"},
+                                                        "export": f"{folder.name}/{out.name}",
+                                                        "redactions": redactions, "approval": body.approval},
                    justification=body.justification)
     header = base64.b64encode(json.dumps(manifest, separators=(",", ":")).encode()).decode()
     return FileResponse(out, media_type="video/mp4", filename=out.name,

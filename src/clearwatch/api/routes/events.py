@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from clearwatch.api.security import Principal, SeenRecently, ctx, require
+from clearwatch.api.security import Principal, SeenRecently, ctx, masked_jpeg, require
 from clearwatch.events import EventUpdate
 from clearwatch.governance import Perm
 from clearwatch.storage import EventRecord
@@ -109,10 +109,10 @@ def get_event(event_id: str, request: Request, p: Principal = Depends(require(Pe
     return event_out(r, p.can(Perm.PEOPLE), p.can(Perm.PLATES))
 
 
-@router.get("/events/{event_id}/snapshot.jpg", response_class=FileResponse,
+@router.get("/events/{event_id}/snapshot.jpg", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
 def event_snapshot(event_id: str, request: Request, face: bool = False,
-                   p: Principal = Depends(require(Perm.EVENTS))) -> FileResponse:
+                   p: Principal = Depends(require(Perm.EVENTS))) -> Response:
     c = ctx(request)
     r = c.events.get(event_id)
     if r is None or not p.sees(r.camera):
@@ -124,7 +124,7 @@ def event_snapshot(event_id: str, request: Request, face: bool = False,
         raise HTTPException(404, "this event has no such snapshot (or retention removed it)")
     if seen.first(p.user.name, "snapshot", event_id, str(face)):
         c.audit.append(p.actor, "footage.snapshot", r.camera, {"event": event_id, "face": face})
-    return FileResponse(c.snapshots_dir / rel, media_type="image/jpeg")
+    return masked_jpeg(p, c, r.camera, c.snapshots_dir / rel)
 
 
 @router.get("/events/stream/live", response_class=StreamingResponse,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from clearwatch.api.security import Principal, ctx, require
@@ -120,11 +121,16 @@ def face_crop(person_id: str, request: Request, template_id: int = Path(..., ge=
 
 @router.delete("/people/{person_id}", status_code=204)
 def delete_person(person_id: str, request: Request, p: Principal = Depends(require(Perm.PEOPLE))) -> Response:
-    """Erase a person: record, templates and crops; the live index forgets them at once."""
+    """Erase a person as ``POST /people/{id}/erase`` does (templates, pictures, fingerprints, their identity in
+    past events; the live index forgets them at once), without handing back the receipt."""
+    from clearwatch.governance.signing import installation_signer
+    from clearwatch.governance.subjects import erase_person, receipt_summary
+
+    c = ctx(request)
     reg = registry(request)
     person = found(reg, person_id)
-    reg.delete(person.id)
-    ctx(request).audit.append(p.actor, "biometric.delete", person.id, {"name": person.name})
+    receipt = erase_person(c.config, c.db, reg, installation_signer(c.config), person.id, p.user.name, "deleted")
+    c.audit.append(p.actor, "biometric.delete", person.id, receipt_summary(receipt))
     return Response(status_code=204)
 
 
@@ -142,13 +148,32 @@ class SearchResult(BaseModel):
     candidates: list[Match]
 
 
-@router.post("/faces/search", response_model=SearchResult)
+@router.post("/faces/search", response_model=SearchResult,
+             responses={202: {"description": "a second person must approve this search first"}})
 async def face_search(request: Request, justification: str = Form(..., min_length=5, max_length=1000),
                       top: int = Form(5, ge=1, le=50), photo: UploadFile = File(...),
-                      p: Principal = Depends(require(Perm.FACE_SEARCH))) -> SearchResult:
-    """Who is in this photo? Needs a justification, which goes on the audit trail with the result."""
+                      approval: str | None = Form(None),
+                      p: Principal = Depends(require(Perm.FACE_SEARCH))) -> Response:
+    """Who is in this photo? Needs a justification, which goes on the audit trail with the result. Where face
+    searches need dual authorisation, the first call makes a request (202) and the approved one runs."""
     reg = registry(request)
     item = await _photo(photo)
+    c = ctx(request)
+    if "face_search" in c.config.governance.dual_authorisation:
+        from clearwatch.governance.approvals import ApprovalError, Approvals
+
+        approvals = Approvals(c.db, c.config.governance.approval_ttl)
+        params = {"photo_sha256": hashlib.sha256(item.data).hexdigest(), "top": top}
+        if approval is None:
+            req = approvals.request("face_search", params, p.user.name, justification)
+            c.audit.append(p.actor, "approval.request", req.id, {"action": "face_search", **params},
+                           justification=justification)
+            return JSONResponse({"approval": req.id, "state": "pending", "expires_at": req.expires_at.isoformat(),
+                                 "detail": "this face search needs a second person's approval"}, 202)
+        try:
+            approvals.use(approval, "face_search", params, p.user.name)
+        except ApprovalError as exc:
+            raise HTTPException(403, str(exc)) from None
     try:
         shot = main_face(reg.engine.analyse(load_image(item.data, item.name), min_quality=0.0))
     except ImageError as exc:
@@ -161,4 +186,5 @@ async def face_search(request: Request, justification: str = Form(..., min_lengt
     ctx(request).audit.append(p.actor, "biometric.search", item.name,
                               {"matches": [m.person_id for m in out if m.match], "top": top},
                               justification=justification)
-    return SearchResult(quality=round(shot.quality.score, 3), threshold=reg.threshold, candidates=out)
+    return JSONResponse(SearchResult(quality=round(shot.quality.score, 3), threshold=reg.threshold,
+                                     candidates=out).model_dump())

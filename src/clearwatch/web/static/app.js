@@ -66,8 +66,9 @@ async function cameraPage() {
     const f = new FormData(form), status = $("#export-status");
     status.textContent = "exporting…";
     try {
-      const blob = await api(`/api/cameras/${cam}/export`, { method: "POST", json: { start: new Date(f.get("start")).toISOString(), end: new Date(f.get("end")).toISOString(), justification: f.get("justification") } });
-      const a = document.createElement("a"); a.href = URL.createObjectURL(blob); a.download = `${cam}.mp4`; a.click();
+      const got = await api(`/api/cameras/${cam}/export`, { method: "POST", json: { start: new Date(f.get("start")).toISOString(), end: new Date(f.get("end")).toISOString(), justification: f.get("justification"), redact: f.getAll("redact"), approval: f.get("approval") || null } });
+      if (got && got.approval && !(got instanceof Blob)) { status.textContent = `waiting for a second person's approval: request ${got.approval}`; form.approval.value = got.approval; return; }
+      const a = document.createElement("a"); a.href = URL.createObjectURL(got); a.download = `${cam}.mp4`; a.click();
       status.textContent = "done";
     } catch (err) { status.textContent = err.message; }
   };
@@ -117,10 +118,13 @@ async function peoplePage() {
   const rows = $("#people-rows");
   async function load() {
     const people = await api("/api/people");
-    rows.innerHTML = people.map((p) => `<tr data-person="${esc(p.id)}"><td>${esc(p.name)}</td><td>${esc(p.external_ref)}</td><td>${p.templates}</td><td>${esc(p.watchlists.join(", "))}</td><td>${esc(p.legal_basis)}</td><td>${esc(p.enrolled_by)}</td><td><button class="danger" data-delete="${esc(p.id)}">Delete</button></td></tr>`).join("");
+    rows.innerHTML = people.map((p) => `<tr data-person="${esc(p.id)}"><td>${esc(p.name)}</td><td>${esc(p.external_ref)}</td><td>${p.templates}</td><td>${esc(p.watchlists.join(", "))}</td><td>${esc(p.legal_basis)}</td><td>${esc(p.enrolled_by)}</td><td><a href="/people/${esc(p.id)}/report">what we hold</a> <button class="danger" data-delete="${esc(p.id)}">Erase</button></td></tr>`).join("");
     rows.querySelectorAll("[data-delete]").forEach((b) => b.onclick = async () => {
-      if (!confirm("Erase this person and their biometric templates?")) return;
-      await api(`/api/people/${b.dataset.delete}`, { method: "DELETE" }); load();
+      const why = prompt("Erase this person: templates, pictures, fingerprints and their identity in past events. Why (e.g. the erasure request's reference)?");
+      if (!why || why.trim().length < 5) return;
+      const receipt = await api(`/api/people/${b.dataset.delete}/erase`, { method: "POST", json: { why } });
+      const a = document.createElement("a"); a.href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 2)], { type: "application/json" }));
+      a.download = `erasure-${receipt.person_id}.json`; a.click(); load();
     });
   }
   const form = $("#enrol-form");
@@ -322,6 +326,10 @@ const TABLES = {
     const rows = await api("/api/audit?limit=200");
     return table(rows, [["#", (r) => r.id], ["time", (r) => esc(r.ts)], ["who", (r) => `${esc(r.actor)} <small>${esc(r.role)}</small>`], ["action", (r) => esc(r.action)], ["target", (r) => esc(r.target)], ["why", (r) => esc(r.justification)], ["from", (r) => esc(r.address)], ["detail", (r) => `<small>${esc(r.detail)}</small>`]]);
   },
+  approvals: async () => {
+    const rows = await api("/api/approvals");
+    return table(rows, [["id", (a) => esc(a.id)], ["action", (a) => esc(a.action)], ["what", (a) => `<small>${esc(JSON.stringify(a.params))}</small>`], ["asked by", (a) => esc(a.requested_by)], ["why", (a) => esc(a.reason)], ["expires", (a) => esc(fmt(a.expires_at))], ["", (a) => `<button data-approve="${esc(a.id)}">Approve</button> <button class="danger" data-reject="${esc(a.id)}">Reject</button>`]]);
+  },
   users: async () => {
     const rows = await api("/api/users");
     return table(rows, [["name", (u) => esc(u.name)], ["role", (u) => esc(u.role)], ["cameras", (u) => esc(u.cameras ? u.cameras.join(", ") : "all")], ["disabled", (u) => (u.disabled ? "yes" : "")], ["created", (u) => esc(fmt(u.created_at))]]);
@@ -338,6 +346,12 @@ async function tablePage() {
     $("#verify-result").textContent = r.ok ? `intact: ${r.records} records` : "BROKEN: " + r.problems.join("; ");
     $("#verify-result").className = r.ok ? "match" : "error";
   };
+  box.onclick = async (e) => {
+    const id = e.target.dataset?.approve || e.target.dataset?.reject;
+    if (!id) return;
+    try { await api(`/api/approvals/${id}/${e.target.dataset.approve ? "approve" : "reject"}`, { method: "POST" }); refresh(); }
+    catch (err) { alert(err.message); }
+  };
   const uf = $("#user-form");
   if (uf) uf.onsubmit = async (e) => {
     e.preventDefault();
@@ -347,5 +361,5 @@ async function tablePage() {
   };
 }
 
-const PAGES = { live: livePage, alarms: alarmsPage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, plates: platesPage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage };
+const PAGES = { live: livePage, alarms: alarmsPage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, plates: platesPage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage, approvals: tablePage };
 document.addEventListener("DOMContentLoaded", () => { const f = PAGES[document.body.dataset.page]; if (f) f().catch((e) => console.error(e)); });
