@@ -44,6 +44,7 @@ bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/fingerprints.py
 	$(VENV)/bin/python benchmarks/plates.py
 	$(VENV)/bin/python benchmarks/alarms.py
+	$(VENV)/bin/python benchmarks/accountability.py
 
 clean:
 	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

@@ -452,3 +452,50 @@ def test_redacted_export_leaves_no_face_but_the_kept_person(tmp_path: Path, vtes
     assert sum(len(f) == 1 for f in after) >= 0.8 * len(after), "her face stays visible"
     assert all(len(f) <= 1 for f in after), "and only hers"
     assert stats.kept >= 0.8 * 60
+
+
+def test_checkpoints_are_published_to_witnesses(tmp_path: Path) -> None:
+    from clearwatch.storage import Message
+
+    cfg, db = _setup(tmp_path, "mqtt: {enabled: true, topic_prefix: cw}\n"
+                               "webhooks: {notary: {url: 'https://notary.example/cw'}}\n"
+                               "governance: {witnesses: [notary]}")
+    sent: list[Message] = []
+    AuditLog(db).append(ADA, "footage.live", "gate")
+    doc = Checkpointer(cfg, db, installation_signer(cfg), sent.extend).make()
+    assert doc is not None
+    by_target = {m.target: m for m in sent}
+    assert set(by_target) == {"mqtt", "webhook:notary"}
+    assert by_target["mqtt"].topic == "cw/audit/checkpoint" and by_target["mqtt"].retain
+    assert json.loads(by_target["webhook:notary"].payload) == doc
+
+
+def test_transparency_report_prints_to_pdf(tmp_path: Path) -> None:
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Chromium missing: make test installs Debian's chromium")
+    cli = Cli(tmp_path)
+    r = cli("report", "transparency", "--pdf", "t.pdf", "--html", "t.html")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "t.pdf").read_bytes()[:5] == b"%PDF-" and (tmp_path / "t.pdf").stat().st_size > 5000
+    assert "Transparency report: north-depot" in (tmp_path / "t.html").read_text()
+
+
+def test_trim_and_verify_on_sqlite_and_postgresql(db_url: str, tmp_path: Path) -> None:
+    cfg = parse_config(f"data_dir: {tmp_path / 'data'}\ndatabase: {{url: '{db_url}'}}\n")
+    db = Database(cfg.database_url)
+    db.migrate()
+    log = AuditLog(db)
+    _append(log, 30)
+    cut_at = datetime.now(UTC)
+    _append(log, 25_000 // 1000)
+    signer = installation_signer(cfg)
+    cp = Checkpointer(cfg, db, signer)
+    assert cp.trim(cut_at, []) == 30
+    v = log.verify(trusted={signer.key_id})
+    assert v.ok and v.records == 26, v.problems
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'eve' WHERE id = 40"))
+    v = log.verify(trusted={signer.key_id})
+    assert not v.ok and any("record 40: content does not match" in p for p in v.problems)
+    log.close()
+    db.dispose()

@@ -62,3 +62,18 @@ def test_the_chain_binds_every_field() -> None:
         changed = list(base)
         changed[i] = "other"
         assert chain_hash(GENESIS, canonical(*changed)) != h  # type: ignore[arg-type]
+
+
+def test_canonical_bytes_are_those_of_json_dumps() -> None:
+    """The chain's hashes were made over json.dumps's bytes; the faster encoder must write exactly those."""
+    import json
+    import random
+
+    rnd = random.Random(7)
+    chars = [chr(i) for i in range(0x300)] + ["\u2028", "\u2029", "\ufeff", "😀", "\U0010ffff", '"', "\\", "/"]
+    for _ in range(5000):
+        s = "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 10)))
+        args = (rnd.randint(1, 2**62), s, "actor", "role", "action", s[::-1], "{}", s or None, None)
+        assert canonical(*args) == json.dumps(list(args), separators=(",", ":"), ensure_ascii=False).encode()
+    # a lone surrogate (a broken client) still hashes, through json
+    assert canonical(1, "\ud800", "a", "r", "x", "", "{}", None, None).startswith(b'[1,"')

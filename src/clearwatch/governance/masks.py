@@ -5,6 +5,7 @@ server — live frames, snapshots, played recordings, exports — never hidden b
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -40,7 +41,7 @@ def mask_jpeg(data: bytes, polygons: Polygons, quality: int = 85) -> bytes:
 
 def masked_video(src: Path, dst: Path, polygons: Polygons, crf: int = 23) -> Path:
     """Re-encode ``src`` (H.264 MP4) with the mask burned into every frame, keeping its timestamps."""
-    tmp = dst.with_name(dst.name + ".part")
+    tmp = dst.with_name(f"{dst.name}.{os.getpid()}-{threading.get_ident()}.part")  # two viewers, one segment
     dst.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
         vin = inp.streams.video[0]

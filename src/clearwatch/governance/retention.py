@@ -21,6 +21,7 @@ from clearwatch.storage.models import Alarm, EventRecord, Hold
 log = logging.getLogger(__name__)
 PLATE_KINDS = ("plate",)
 BATCH = 5000
+MASKED_CACHE = 86400.0  # seconds a masked playback copy is kept for the next viewer
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class DataRetention:
         self.db = db
         self.snapshots = config.snapshots_dir
         self.exports = config.exports_dir
+        self.masked = config.data_dir / "masked"  # playback copies with privacy masks burned in
         self.trim_audit = trim_audit
 
     def run(self, now: datetime | None = None) -> dict[str, int]:
@@ -66,7 +68,8 @@ class DataRetention:
         t0 = time.monotonic()
         done = {"events": self._events(now, holds), "unknown_faces": self._unknown_faces(now, holds),
                 "identity_links": self._identity_links(now, holds), "plates": self._plates(now, holds),
-                "alarms": self._alarms(now, holds), "exports": self._exports(now)}
+                "alarms": self._alarms(now, holds), "exports": self._old_files(self.exports, now),
+                "masked_copies": self._old_files(self.masked, now, MASKED_CACHE)}
         if self.config.retention.audit is not None and self.trim_audit is not None:
             done["audit"] = self.trim_audit(now - timedelta(seconds=self.config.retention.audit), holds)
         if any(done.values()):
@@ -165,19 +168,21 @@ class DataRetention:
                 s.execute(delete(Alarm).where(Alarm.id.in_(ids)))
         return len(ids)
 
-    def _exports(self, now: datetime) -> int:
-        if not self.exports.is_dir():
+    def _old_files(self, folder: Path, now: datetime, seconds: float | None = None) -> int:
+        """Files under ``folder`` older than ``seconds`` (default: the exports' retention); returns how many
+        videos went (their manifests go with them)."""
+        if not folder.is_dir():
             return 0
-        cutoff = (now - timedelta(seconds=self.config.retention.exports)).timestamp()
+        cutoff = (now - timedelta(seconds=seconds or self.config.retention.exports)).timestamp()
         n = 0
-        for path in self.exports.rglob("*"):
+        for path in folder.rglob("*"):
             try:
                 if path.is_file() and path.stat().st_mtime < cutoff:
                     path.unlink()
                     n += not path.name.endswith(".json")
             except OSError as exc:
                 log.warning("cannot delete export %s: %s", path, exc.strerror)
-        for d in sorted((p for p in self.exports.rglob("*") if p.is_dir()), reverse=True):
+        for d in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
             if not any(d.iterdir()):
                 d.rmdir()
         return n

@@ -24,7 +24,7 @@ from clearwatch.api.security import (
     require,
     unmasked,
 )
-from clearwatch.errors import NoFootageError
+from clearwatch.errors import ClearwatchError, NoFootageError
 from clearwatch.governance import Perm
 from clearwatch.recording import export_range
 from clearwatch.storage import HoldStore, find_gaps
@@ -265,6 +265,9 @@ def export(camera: str, body: ExportRequest, request: Request,
         try:
             redact_video(raw, out, set(body.redact), polygons if masked else [], keep=body.keep,
                          registry=c.registry)
+        except ClearwatchError as exc:
+            out.unlink(missing_ok=True)
+            raise HTTPException(422, str(exc)) from None
         finally:
             raw.unlink(missing_ok=True)
     manifest = write_manifest(out, signer, camera=camera, start=result.start, end=result.end,
