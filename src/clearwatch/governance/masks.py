@@ -1,16 +1,12 @@
 """Privacy masks: parts of a camera's view (a neighbour's window, a street outside the site) that roles without
 the ``unmask`` permission never see. Recordings stay untouched on disk; the mask is burned into what leaves the
-server — live frames, snapshots, played recordings, exports — never hidden by the browser."""
+server — live frames, snapshots, played recordings and exports (``redaction.redact_video`` re-encodes those) —
+never hidden by the browser."""
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
-from fractions import Fraction
-from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -37,27 +33,3 @@ def mask_jpeg(data: bytes, polygons: Polygons, quality: int = 85) -> bytes:
     if not ok:
         raise ClearwatchError("cannot encode the masked picture")
     return bytes(buf.tobytes())
-
-
-def masked_video(src: Path, dst: Path, polygons: Polygons, crf: int = 23) -> Path:
-    """Re-encode ``src`` (H.264 MP4) with the mask burned into every frame, keeping its timestamps."""
-    tmp = dst.with_name(f"{dst.name}.{os.getpid()}-{threading.get_ident()}.part")  # two viewers, one segment
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
-        vin = inp.streams.video[0]
-        rate = vin.average_rate or Fraction(25)
-        vout = out.add_stream("libx264", rate=rate)
-        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
-        vout.pix_fmt = "yuv420p"
-        vout.time_base = vin.time_base
-        vout.options = {"preset": "veryfast", "crf": str(crf)}
-        for frame in inp.decode(vin):
-            img = mask_image(frame.to_ndarray(format="bgr24"), polygons)
-            new = av.VideoFrame.from_ndarray(img, format="bgr24")
-            new.pts, new.time_base = frame.pts, frame.time_base
-            for pkt in vout.encode(new):
-                out.mux(pkt)
-        for pkt in vout.encode():
-            out.mux(pkt)
-    os.replace(tmp, dst)
-    return dst

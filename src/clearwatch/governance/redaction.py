@@ -10,6 +10,7 @@ around them are not covered."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -182,9 +183,9 @@ def _inside(face: np.ndarray, body: Sequence[float] | np.ndarray) -> bool:
 def redact_video(src: Path, dst: Path, kinds: set[str], polygons: Polygons = (), *, keep: Sequence[str] = (),
                  registry: FaceRegistry | None = None, crf: int = 20) -> RedactionStats:
     """Re-encode ``src`` into ``dst`` with ``kinds`` covered and ``polygons`` (privacy masks) filled on every
-    frame, timestamps kept."""
+    frame, timestamps kept. With no ``kinds``, only the masks: a masked copy of a recording for playback."""
     redactor = Redactor(kinds, keep, registry) if kinds else None
-    tmp = dst.with_name(dst.name + ".part")
+    tmp = dst.with_name(f"{dst.name}.{os.getpid()}-{threading.get_ident()}.part")  # two viewers, one segment
     dst.parent.mkdir(parents=True, exist_ok=True)
     stats = redactor.stats if redactor else RedactionStats()
     with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:

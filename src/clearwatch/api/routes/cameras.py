@@ -192,11 +192,11 @@ def play(request: Request, segment_id: int = Path(..., ge=1, le=MAX_ID),
         c.audit.append(p.actor, "footage.unmask" if polygons and not masked else "footage.playback", seg.camera,
                        {"segment": segment_id, "start": seg.start.isoformat(), "end": seg.end.isoformat()})
     if masked:  # burned in on the server, once per segment; the recording itself stays as it was
-        from clearwatch.governance.masks import masked_video
+        from clearwatch.governance.redaction import redact_video
 
         cached = c.config.data_dir / "masked" / seg.camera / f"{segment_id}.mp4"
         if not cached.is_file() or cached.stat().st_mtime < path.stat().st_mtime:
-            masked_video(path, cached, polygons)
+            redact_video(path, cached, set(), polygons, crf=23)
         path = cached
     return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=600"})
 
