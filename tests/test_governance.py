@@ -499,3 +499,28 @@ def test_trim_and_verify_on_sqlite_and_postgresql(db_url: str, tmp_path: Path) -
     assert not v.ok and any("record 40: content does not match" in p for p in v.problems)
     log.close()
     db.dispose()
+
+
+@pytest.mark.skipif(not PHOTOS.is_dir(), reason="shared faces missing")
+def test_cli_face_search_waits_for_a_second_person(tmp_path: Path) -> None:
+    import re
+
+    cli = Cli(tmp_path)
+    cfg_file = tmp_path / "clearwatch.yaml"
+    cfg_file.write_text(cfg_file.read_text() + "governance: {dual_authorisation: [face_search, export]}\n")
+    assert cli("keys", "create", "k.key").returncode == 0
+    assert cli("people", "enrol", "Grace", str(PHOTOS / "img1.jpg"), "--basis", "consent").returncode == 0
+    probe = str(PHOTOS / "img4.jpg")
+    r = cli("faces", "identify", probe, "--why", "who was at the door")
+    assert r.returncode == 1 and "needs a second person's approval" in r.stderr, r.stderr
+    req = re.search(r"request ([0-9a-f]{16})", r.stderr)
+    assert req is not None
+    own = cli("approvals", "approve", req.group(1))
+    assert own.returncode == 1 and "your own request" in own.stderr
+    cli.env = {**cli.env, "USER": "bob", "LOGNAME": "bob"}
+    assert cli("approvals", "approve", req.group(1)).returncode == 0
+    cli.env = {k: v for k, v in cli.env.items() if k not in ("USER", "LOGNAME")}
+    r = cli("faces", "identify", probe, "--why", "who was at the door", "--approval", req.group(1))
+    assert r.returncode == 0 and "MATCH Grace" in r.stdout, r.stderr
+    again = cli("faces", "identify", probe, "--why", "who was at the door", "--approval", req.group(1))
+    assert again.returncode == 1 and "is used" in again.stderr

@@ -150,21 +150,20 @@ def _verify(file: Path, manifest: Path | None, config: Path | None, data: Path |
 
 
 
+
 def _approved(cfg: Config, db: Database, params: dict[str, object], why: str, approval: str | None) -> None:
     """Dual authorisation from the command line: without ``--approval`` a request is made and the command stops;
     with it, the approval must be for exactly this export, by this user."""
     from clearwatch.governance import AuditLog
     from clearwatch.governance.approvals import ApprovalError, Approvals
 
-    store = Approvals(db, cfg.governance.approval_ttl)
     actor = cli_actor()
-    if approval is None:
-        req = store.request("export", params, actor.name, why)
-        AuditLog(db).append(actor, "approval.request", req.id, {"action": "export", **params}, justification=why)
-        raise ClearwatchError(f"this export needs a second person's approval: request {req.id} made; another "
-                              f"user runs 'clearwatch approvals approve {req.id}', then run this again with "
-                              f"--approval {req.id}")
+
+    def record(req: object) -> None:
+        AuditLog(db).append(actor, "approval.request", str(getattr(req, "id", "")), {"action": "export", **params},
+                            justification=why)
+
     try:
-        store.use(approval, "export", params, actor.name)
+        Approvals(db, cfg.governance.approval_ttl).require("export", params, actor.name, why, approval, record)
     except ApprovalError as exc:
         raise ClearwatchError(str(exc)) from None

@@ -236,16 +236,38 @@ def _embedding(shot: FaceShot, path: Path) -> np.ndarray:
 @faces_app.command("identify")
 def faces_identify(photo: Path = typer.Argument(..., help="Photo of the person to look up."),
                    top: int = typer.Option(5, "--top", min=1, max=100),
+                   why: str = typer.Option("", "--why", help="Why you search (kept on the audit trail)."),
+                   approval: str | None = typer.Option(None, "--approval",
+                                                       help="An approved request (dual authorisation)."),
                    config: Path | None = ConfigOption, data: Path | None = DataOption,
                    json: bool = JsonOption) -> None:
     """Who is this? The most similar enrolled people for the photo's main face."""
-    from clearwatch.governance import AuditLog
+    import hashlib
 
-    registry = open_registry(resolve_config(config, data))
+    from clearwatch.governance import AuditLog
+    from clearwatch.governance.approvals import ApprovalError, Approvals
+
+    cfg = resolve_config(config, data)
+    registry = open_registry(cfg)
+    if "face_search" in cfg.governance.dual_authorisation:
+        if len(why.strip()) < 5:
+            raise ClearwatchError("face searches need a second person's approval here: give --why (5+ characters)")
+        params = {"photo_sha256": hashlib.sha256(photo.read_bytes()).hexdigest(), "top": top}
+
+        def record(req: object) -> None:
+            AuditLog(registry.db).append(cli_actor(), "approval.request", str(getattr(req, "id", "")),
+                                         {"action": "face_search", **params}, justification=why.strip())
+
+        try:
+            Approvals(registry.db, cfg.governance.approval_ttl).require("face_search", params, cli_actor().name,
+                                                                        why.strip(), approval, record)
+        except ApprovalError as exc:
+            raise ClearwatchError(str(exc)) from None
     shot = _shot(registry.engine, photo)
     cands = registry.identify(_embedding(shot, photo), top)
     AuditLog(registry.db).append(cli_actor(), "biometric.search", photo.name,
-                                 {"matches": [c.person_id for c in cands if c.similarity >= registry.threshold]})
+                                 {"matches": [c.person_id for c in cands if c.similarity >= registry.threshold],
+                                  "approval": approval}, justification=why.strip() or None)
     if json:
         print_json({"threshold": registry.threshold, "quality": shot.quality.score, "candidates": [
             {"person_id": c.person_id, "name": c.name, "similarity": round(c.similarity, 4),
