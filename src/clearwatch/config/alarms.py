@@ -120,11 +120,6 @@ class ScheduleConfig(Section):
                                      f"{a2 % 1440 // 60:02d}:{a2 % 60:02d}")
         return self
 
-    def weekly(self) -> list[tuple[int, int]]:
-        """The week's intervals in minutes from Monday 00:00."""
-        return sorted(span for spec, ranges in self.days.items() for r in ranges
-                      for span in week_minutes(days_of(spec), *minutes_of(r)))
-
 
 def _no_overlap(where: str, spans: list[tuple[int, int]]) -> None:
     flat = sorted((a, b if b > a else b + 1440) for a, b in spans)

@@ -187,19 +187,3 @@ class DataRetention:
                 d.rmdir()
         return n
 
-
-def footage_over_policy(config: Config, oldest: dict[str, datetime], now: datetime | None = None) -> dict[str, float]:
-    """Per camera, how many seconds its oldest recording is past its retention (only those that are)."""
-    now = now or datetime.now(UTC)
-    out = {}
-    for camera, t in oldest.items():
-        cam = config.cameras.get(camera)
-        days = cam.record.retention_days if cam else config.retention.days
-        over = (now - t).total_seconds() - days * 86400
-        if over > 0:
-            out[camera] = over
-    return out
-
-
-def exports_dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
