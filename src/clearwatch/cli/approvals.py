@@ -14,8 +14,10 @@ from clearwatch.errors import ClearwatchError
 from clearwatch.timeparse import fmt_time
 
 if TYPE_CHECKING:
+    from clearwatch.config import Config
     from clearwatch.governance import AuditLog
     from clearwatch.governance.approvals import Approvals
+    from clearwatch.storage import Database
 
 approvals_app = typer.Typer(no_args_is_help=True, help="Dual authorisation: requests waiting for a second person.")
 
@@ -27,6 +29,27 @@ def _open(config: Path | None, data: Path | None) -> tuple[Approvals, AuditLog]:
     cfg = resolve_config(config, data)
     db = open_db(cfg)
     return Approvals(db, cfg.governance.approval_ttl), AuditLog(db)
+
+
+def second_person(cfg: Config, db: Database, action: str, params: dict[str, object], why: str,
+                  approval: str | None) -> None:
+    """Dual authorisation in front of a command: returns when it may run (not configured, or ``approval``
+    covers exactly this and is now spent); without ``--approval`` it makes the request (audited) and stops with
+    what to do next."""
+    from clearwatch.governance import AuditLog
+    from clearwatch.governance.approvals import ApprovalError, ApprovalNeeded, Approvals
+
+    if action not in cfg.governance.dual_authorisation:
+        return
+    store, actor = Approvals(db, cfg.governance.approval_ttl), cli_actor()
+    if approval is None:
+        req = store.request(action, params, actor.name, why)
+        AuditLog(db).append(actor, "approval.request", req.id, {"action": action, **params}, justification=why)
+        raise ApprovalNeeded(req)
+    try:
+        store.use(approval, action, params, actor.name)
+    except ApprovalError as exc:
+        raise ClearwatchError(str(exc)) from None
 
 
 @approvals_app.command("list")

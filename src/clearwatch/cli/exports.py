@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from clearwatch.cli.admin_cmds import cli_actor
+from clearwatch.cli.approvals import second_person
 from clearwatch.cli.common import (
     ConfigOption,
     DataOption,
@@ -23,10 +23,6 @@ from clearwatch.cli.common import (
 from clearwatch.errors import ClearwatchError
 from clearwatch.timeparse import fmt_time, parse_time
 from clearwatch.units import format_size
-
-if TYPE_CHECKING:
-    from clearwatch.config import Config
-    from clearwatch.storage import Database
 
 VERIFY = "verify"  # `clearwatch export verify FILE`: a word no camera may be named
 
@@ -78,9 +74,8 @@ def _export(camera: str, start: str, end: str, out: Path, why: str, config: Path
     db = open_db(cfg)
     t0, t1 = parse_time(start), parse_time(end)
     actor = cli_actor()
-    if "export" in cfg.governance.dual_authorisation:
-        _approved(cfg, db, {"camera": camera, "start": t0.isoformat(), "end": t1.isoformat(),
-                            "redact": redact, "keep": sorted(keep)}, why, approval)
+    second_person(cfg, db, "export", {"camera": camera, "start": t0.isoformat(), "end": t1.isoformat(),
+                                      "redact": redact, "keep": sorted(keep)}, why, approval)
     target = out.with_name("raw-" + out.name) if redact else out
     with Progress(TextColumn("exporting"), BarColumn(), TextColumn("{task.completed}/{task.total} segments"),
                   TimeRemainingColumn(), console=console, transient=True, disable=json) as bar:
@@ -150,20 +145,3 @@ def _verify(file: Path, manifest: Path | None, config: Path | None, data: Path |
 
 
 
-
-def _approved(cfg: Config, db: Database, params: dict[str, object], why: str, approval: str | None) -> None:
-    """Dual authorisation from the command line: without ``--approval`` a request is made and the command stops;
-    with it, the approval must be for exactly this export, by this user."""
-    from clearwatch.governance import AuditLog
-    from clearwatch.governance.approvals import ApprovalError, Approvals
-
-    actor = cli_actor()
-
-    def record(req: object) -> None:
-        AuditLog(db).append(actor, "approval.request", str(getattr(req, "id", "")), {"action": "export", **params},
-                            justification=why)
-
-    try:
-        Approvals(db, cfg.governance.approval_ttl).require("export", params, actor.name, why, approval, record)
-    except ApprovalError as exc:
-        raise ClearwatchError(str(exc)) from None

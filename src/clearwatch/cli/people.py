@@ -244,25 +244,17 @@ def faces_identify(photo: Path = typer.Argument(..., help="Photo of the person t
     """Who is this? The most similar enrolled people for the photo's main face."""
     import hashlib
 
+    from clearwatch.cli.approvals import second_person
     from clearwatch.governance import AuditLog
-    from clearwatch.governance.approvals import ApprovalError, Approvals
 
     cfg = resolve_config(config, data)
     registry = open_registry(cfg)
     if "face_search" in cfg.governance.dual_authorisation:
         if len(why.strip()) < 5:
             raise ClearwatchError("face searches need a second person's approval here: give --why (5+ characters)")
-        params = {"photo_sha256": hashlib.sha256(photo.read_bytes()).hexdigest(), "top": top}
-
-        def record(req: object) -> None:
-            AuditLog(registry.db).append(cli_actor(), "approval.request", str(getattr(req, "id", "")),
-                                         {"action": "face_search", **params}, justification=why.strip())
-
-        try:
-            Approvals(registry.db, cfg.governance.approval_ttl).require("face_search", params, cli_actor().name,
-                                                                        why.strip(), approval, record)
-        except ApprovalError as exc:
-            raise ClearwatchError(str(exc)) from None
+        second_person(cfg, registry.db, "face_search",
+                      {"photo_sha256": hashlib.sha256(photo.read_bytes()).hexdigest(), "top": top}, why.strip(),
+                      approval)
     shot = _shot(registry.engine, photo)
     cands = registry.identify(_embedding(shot, photo), top)
     AuditLog(registry.db).append(cli_actor(), "biometric.search", photo.name,

@@ -7,7 +7,6 @@ trail (by whoever calls this: the API or the CLI)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -102,17 +101,6 @@ class Approvals:
             if action != "unmask":
                 row.state, row.used_at = "used", _now()
             return row
-
-    def require(self, action: str, params: dict[str, Any], by: str, reason: str, approval: str | None,
-                on_request: Callable[[Approval], None] | None = None) -> None:
-        """For callers that cannot answer "202, come back": without ``approval`` make the request (``on_request``
-        records it) and raise ApprovalNeeded; with it, spend it (ApprovalError when it does not cover this)."""
-        if approval is None:
-            req = self.request(action, params, by, reason)
-            if on_request is not None:
-                on_request(req)
-            raise ApprovalNeeded(req)
-        self.use(approval, action, params, by)
 
     def unmasked(self, by: str, camera: str) -> bool:
         """An approved, unexpired unmasking of ``camera`` for ``by``."""

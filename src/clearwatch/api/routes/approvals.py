@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from clearwatch.api.security import Principal, ctx, principal
@@ -57,10 +58,31 @@ def ask(body: ApprovalRequest, request: Request, p: Principal = Depends(principa
         raise HTTPException(403, f"your role ({p.user.role}) may not {body.action.replace('_', ' ')}")
     if body.action == "unmask" and body.params.get("camera") not in ctx(request).config.cameras:
         raise HTTPException(422, "unmask needs params.camera: one of the cameras")
-    a = _store(request).request(body.action, body.params, p.user.name, body.why)
-    ctx(request).audit.append(p.actor, "approval.request", a.id, {"action": a.action, **a.params},
-                              justification=body.why)
-    return _out(a)
+    return _out(_request(request, p, body.action, body.params, body.why))
+
+
+def _request(request: Request, p: Principal, action: str, params: dict[str, Any], why: str) -> Approval:
+    a = _store(request).request(action, params, p.user.name, why)
+    ctx(request).audit.append(p.actor, "approval.request", a.id, {"action": action, **params}, justification=why)
+    return a
+
+
+def second_person(request: Request, p: Principal, action: str, params: dict[str, Any], why: str,
+                  approval: str | None) -> JSONResponse | None:
+    """Dual authorisation in front of an action: None when it may run (not configured, or ``approval`` covers
+    exactly this and is now spent); otherwise the 202 answer with the request just made. A refused approval is
+    403."""
+    if action not in ctx(request).config.governance.dual_authorisation:
+        return None
+    if approval is None:
+        a = _request(request, p, action, params, why)
+        return JSONResponse({"approval": a.id, "state": "pending", "expires_at": a.expires_at.isoformat(),
+                             "detail": f"this {action.replace('_', ' ')} needs a second person's approval"}, 202)
+    try:
+        _store(request).use(approval, action, params, p.user.name)
+    except ApprovalError as exc:
+        raise HTTPException(403, str(exc)) from None
+    return None
 
 
 def _decide(request: Request, p: Principal, approval_id: str, approve: bool) -> ApprovalOut:

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from clearwatch.api.routes.approvals import second_person
 from clearwatch.api.security import (
     Principal,
     SeenRecently,
@@ -223,27 +224,17 @@ def export(camera: str, body: ExportRequest, request: Request,
     redactions; header ``X-Clearwatch-Manifest``). Needs a justification, which is audited; where exports need
     dual authorisation, the first call makes a request (202) and the approved one runs. The file stays on the
     server for the exports retention."""
-    from clearwatch.governance.approvals import ApprovalError, Approvals
     from clearwatch.governance.manifest import write_manifest
     from clearwatch.governance.signing import installation_signer
 
     c = ctx(request)
     camera_allowed(p, c, camera)
     start, end = _range(body.start, body.end)
-    if "export" in c.config.governance.dual_authorisation:
-        approvals = Approvals(c.db, c.config.governance.approval_ttl)
-        params = {"camera": camera, "start": start.isoformat(), "end": end.isoformat(),
-                  "redact": sorted(body.redact), "keep": sorted(body.keep)}
-        if body.approval is None:
-            req = approvals.request("export", params, p.user.name, body.justification)
-            c.audit.append(p.actor, "approval.request", req.id, {"action": "export", **params},
-                           justification=body.justification)
-            return JSONResponse({"approval": req.id, "state": "pending", "expires_at": req.expires_at.isoformat(),
-                                 "detail": "this export needs a second person's approval"}, 202)
-        try:
-            approvals.use(body.approval, "export", params, p.user.name)
-        except ApprovalError as exc:
-            raise HTTPException(403, str(exc)) from None
+    params = {"camera": camera, "start": start.isoformat(), "end": end.isoformat(),
+              "redact": sorted(body.redact), "keep": sorted(body.keep)}
+    waiting = second_person(request, p, "export", params, body.justification, body.approval)
+    if waiting is not None:
+        return waiting
     signer = installation_signer(c.config)
     folder = c.config.exports_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
     folder.mkdir(parents=True, exist_ok=True)

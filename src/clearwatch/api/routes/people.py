@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from clearwatch.api.routes.approvals import second_person
 from clearwatch.api.security import Principal, ctx, require
 from clearwatch.faces import ImageError, load_image
 from clearwatch.governance import Perm
@@ -158,22 +159,10 @@ async def face_search(request: Request, justification: str = Form(..., min_lengt
     searches need dual authorisation, the first call makes a request (202) and the approved one runs."""
     reg = registry(request)
     item = await _photo(photo)
-    c = ctx(request)
-    if "face_search" in c.config.governance.dual_authorisation:
-        from clearwatch.governance.approvals import ApprovalError, Approvals
-
-        approvals = Approvals(c.db, c.config.governance.approval_ttl)
-        params = {"photo_sha256": hashlib.sha256(item.data).hexdigest(), "top": top}
-        if approval is None:
-            req = approvals.request("face_search", params, p.user.name, justification)
-            c.audit.append(p.actor, "approval.request", req.id, {"action": "face_search", **params},
-                           justification=justification)
-            return JSONResponse({"approval": req.id, "state": "pending", "expires_at": req.expires_at.isoformat(),
-                                 "detail": "this face search needs a second person's approval"}, 202)
-        try:
-            approvals.use(approval, "face_search", params, p.user.name)
-        except ApprovalError as exc:
-            raise HTTPException(403, str(exc)) from None
+    params = {"photo_sha256": hashlib.sha256(item.data).hexdigest(), "top": top}
+    waiting = second_person(request, p, "face_search", params, justification, approval)
+    if waiting is not None:
+        return waiting
     try:
         shot = main_face(reg.engine.analyse(load_image(item.data, item.name), min_quality=0.0))
     except ImageError as exc:
