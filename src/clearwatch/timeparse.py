@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from clearwatch.errors import ClearwatchError
 
 _REL = re.compile(r"^([-+])(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@overload
+def iso_z(t: datetime, timespec: str = "auto") -> str: ...
+@overload
+def iso_z(t: datetime | None, timespec: str = "auto") -> str | None: ...
+def iso_z(t: datetime | None, timespec: str = "auto") -> str | None:
+    """ISO 8601 in UTC with a ``Z`` (None stays None): how Clearwatch writes times into signed documents, reports
+    and the audit trail."""
+    return t.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z") if t is not None else None
 
 
 def parse_time(text: str, now: datetime | None = None) -> datetime:

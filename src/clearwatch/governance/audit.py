@@ -22,6 +22,7 @@ from sqlalchemy import Connection, select, text
 
 from clearwatch.storage import Database
 from clearwatch.storage.models import AuditRecord, Setting
+from clearwatch.timeparse import iso_z
 
 GENESIS = "0" * 64
 HEAD = "audit_head"
@@ -129,7 +130,7 @@ class AuditLog:
         """
         detail_json = json.dumps(detail or {}, separators=(",", ":"), sort_keys=True, ensure_ascii=False,
                                  default=str)
-        ts = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        ts = iso_z(datetime.now(UTC), "microseconds")
         item = _Pending(actor, action, target[:255], detail_json, justification, ts)
         with self._cv:
             self._queue.append(item)

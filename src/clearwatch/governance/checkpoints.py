@@ -21,14 +21,13 @@ from clearwatch.governance.signing import Signer, check_document
 from clearwatch.storage import Database, Message
 from clearwatch.storage.database import rowcount
 from clearwatch.storage.models import AuditCheckpoint, AuditRecord, Hold
+from clearwatch.timeparse import iso_z
 
 log = logging.getLogger(__name__)
 FORMAT = "clearwatch-audit-checkpoint/1"
 SYSTEM = Actor("system", "admin", None)
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def stored_checkpoints(db: Database) -> list[dict[str, Any]]:
@@ -96,7 +95,7 @@ class Checkpointer:
     def _sign(self, rec_id: int, h: str, reason: str) -> dict[str, Any]:
         now = datetime.now(UTC)
         doc = self.signer.sign_document({"format": FORMAT, "site": self.config.site.name, "record_id": rec_id,
-                                         "hash": h, "created": _iso(now), "reason": reason})
+                                         "hash": h, "created": iso_z(now, "microseconds"), "reason": reason})
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         with self.db.session() as s:
             s.add(AuditCheckpoint(record_id=rec_id, hash=h, reason=reason, created_at=now,
@@ -123,7 +122,7 @@ class Checkpointer:
         limit = min([cutoff, *(h.start for h in holds)])
         head_id, _ = self.audit.head()
         with self.db.session() as s:
-            cut = s.scalar(select(func.max(AuditRecord.id)).where(AuditRecord.ts < _iso(limit)))
+            cut = s.scalar(select(func.max(AuditRecord.id)).where(AuditRecord.ts < iso_z(limit, "microseconds")))
             if cut is None:
                 return 0
             cut = min(int(cut), head_id - 1)
@@ -135,5 +134,5 @@ class Checkpointer:
         with self.db.session() as s:
             deleted = rowcount(s.execute(delete(AuditRecord).where(AuditRecord.id <= cut)))
         self.audit.append(SYSTEM, "audit.trim", "", {"through_record": cut, "records": deleted,
-                                                     "before": _iso(limit)})
+                                                     "before": iso_z(limit, "microseconds")})
         return int(deleted)

@@ -14,6 +14,7 @@ from typing import Any
 
 from clearwatch import __version__
 from clearwatch.governance.signing import Signer, check_document
+from clearwatch.timeparse import iso_z
 
 FORMAT = "clearwatch-export/1"
 SUFFIX = ".manifest.json"
@@ -32,8 +33,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def write_manifest(video: Path, signer: Signer, *, camera: str, start: datetime, end: datetime, exported_by: str,
@@ -41,8 +40,8 @@ def write_manifest(video: Path, signer: Signer, *, camera: str, start: datetime,
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Sign and write the manifest of ``video``; returns it."""
     doc = {"format": FORMAT, "file": video.name, "bytes": video.stat().st_size, "sha256": sha256_file(video),
-           "camera": camera, "start": _iso(start), "end": _iso(end), "exported_by": exported_by, "why": why,
-           "created": _iso(datetime.now(UTC)), "redactions": redactions or [], "site": site,
+           "camera": camera, "start": iso_z(start), "end": iso_z(end), "exported_by": exported_by, "why": why,
+           "created": iso_z(datetime.now(UTC)), "redactions": redactions or [], "site": site,
            "software": f"clearwatch {__version__}", **(extra or {})}
     signed = signer.sign_document(doc)
     out = manifest_path(video)

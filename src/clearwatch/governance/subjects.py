@@ -19,6 +19,7 @@ from clearwatch.config import Config
 from clearwatch.governance.signing import Signer
 from clearwatch.storage import Database
 from clearwatch.storage.models import Alarm, AuditRecord, EventRecord, FaceTemplate, FingerTemplate, Person
+from clearwatch.timeparse import iso_z
 
 if TYPE_CHECKING:
     from clearwatch.identity import FaceRegistry
@@ -31,8 +32,6 @@ SEARCHES = ("biometric.search", "biometric.finger_identify", "biometric.video_se
             "biometric.verify", "biometric.finger_verify")
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if t is not None else None
 
 
 def subject_report(db: Database, person_id: str, site: str) -> dict[str, Any]:
@@ -58,16 +57,16 @@ def subject_report(db: Database, person_id: str, site: str) -> dict[str, Any]:
             AuditRecord.action.in_(SEARCHES) & AuditRecord.detail.like(needle))).order_by(AuditRecord.id)))
     searches = [r for r in trail if r.action in SEARCHES and r.target != p.id]
     return {
-        "format": REPORT, "site": site, "generated": _iso(datetime.now(UTC)),
+        "format": REPORT, "site": site, "generated": iso_z(datetime.now(UTC)),
         "person": {"id": p.id, "name": p.name, "external_ref": p.external_ref, "tags": p.tags,
                    "watchlists": p.watchlists, "legal_basis": p.legal_basis, "enrolled_by": p.enrolled_by,
-                   "enrolled_at": _iso(p.created_at), "updated_at": _iso(p.updated_at)},
+                   "enrolled_at": iso_z(p.created_at), "updated_at": iso_z(p.updated_at)},
         "face_templates": [{"id": f.id, "quality": round(f.quality, 3), "source": f.source, "model": f.model,
-                            "created_at": _iso(f.created_at), "photo_crop_kept": bool(f[5])} for f in faces],
+                            "created_at": iso_z(f.created_at), "photo_crop_kept": bool(f[5])} for f in faces],
         "fingerprints": [{"finger": f.finger, "minutiae": f.minutiae, "source": f.source,
-                          "created_at": _iso(f.created_at), "image_kept": bool(f[4])} for f in fingers],
-        "matches_on_video": [{"event": m.id, "camera": m.camera, "kind": m.kind, "start": _iso(m.start),
-                              "end": _iso(m.end), "similarity": m.similarity, "face_picture": bool(m.face_snapshot)}
+                          "created_at": iso_z(f.created_at), "image_kept": bool(f[4])} for f in fingers],
+        "matches_on_video": [{"event": m.id, "camera": m.camera, "kind": m.kind, "start": iso_z(m.start),
+                              "end": iso_z(m.end), "similarity": m.similarity, "face_picture": bool(m.face_snapshot)}
                              for m in matches],
         "searches_returning_them": [{"time": r.ts, "by": r.actor, "role": r.role, "action": r.action,
                                      "why": r.justification, "from": r.address} for r in searches],
@@ -113,7 +112,8 @@ def erase_person(config: Config, db: Database, registry: FaceRegistry, signer: S
     registry.delete(pid)
     receipt = {
         "format": RECEIPT, "site": config.site.name, "person_id": pid, "external_ref": person.external_ref,
-        "enrolled_at": _iso(person.created_at), "legal_basis": person.legal_basis, "erased_at": _iso(datetime.now(UTC)),
+        "enrolled_at": iso_z(person.created_at), "legal_basis": person.legal_basis,
+        "erased_at": iso_z(datetime.now(UTC)),
         "erased_by": by, "why": why, "software": f"clearwatch {__version__}",
         "removed": {"person_record": True, "face_templates": len(face_ids), "face_template_ids": face_ids,
                     "fingerprints": fingers, "event_identity_links": len(event_ids), "events": event_ids,

@@ -19,6 +19,7 @@ from clearwatch.governance.audit import AuditLog
 from clearwatch.governance.retention import policies
 from clearwatch.storage import Database
 from clearwatch.storage.models import AuditRecord, EventRecord, Person, PlateListEntry, Segment, User
+from clearwatch.timeparse import iso_z
 
 FORMAT = "clearwatch-transparency/1"
 ACCESS_ACTIONS = {
@@ -32,8 +33,6 @@ ACCESS_ACTIONS = {
 }
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if t is not None else None
 
 
 def transparency_report(config: Config, db: Database, since: datetime | None = None, now: datetime | None = None,
@@ -58,7 +57,7 @@ def _counts(config: Config, db: Database, since: datetime, now: datetime) -> dic
             func.min(Segment.start).label("oldest"), func.count().label("segments")).group_by(Segment.camera))}
         by_role = Counter({(a, r): n for a, r, n in s.execute(select(
             AuditRecord.action, AuditRecord.role, func.count()).where(
-            AuditRecord.ts >= _iso(since), AuditRecord.action.in_(list(ACCESS_ACTIONS)))
+            AuditRecord.ts >= iso_z(since, "seconds"), AuditRecord.action.in_(list(ACCESS_ACTIONS)))
             .group_by(AuditRecord.action, AuditRecord.role))})
         accesses: Counter[str] = Counter()
         for (action, _), n in by_role.items():
@@ -92,12 +91,14 @@ def _counts(config: Config, db: Database, since: datetime, now: datetime) -> dic
             over_policy[name] = round(over / 3600, 2)
         camera_rows.append({
             "camera": name, "configured": name in cams, "hours": round(float(f.seconds or 0) / 3600, 2) if f else 0.0,
-            "bytes": int(f.bytes or 0) if f else 0, "segments": int(f.segments) if f else 0, "oldest": _iso(oldest),
+            "bytes": int(f.bytes or 0) if f else 0, "segments": int(f.segments) if f else 0,
+            "oldest": iso_z(oldest, "seconds"),
             "policy_days": days, "over_policy_hours": round(over / 3600, 2),
             "viewers": _who_sees(users, name)})
     return {
         "format": FORMAT, "site": config.site.name, "software": f"clearwatch {__version__}",
-        "generated": _iso(now), "period": {"since": _iso(since), "until": _iso(now)},
+        "generated": iso_z(now, "seconds"),
+        "period": {"since": iso_z(since, "seconds"), "until": iso_z(now, "seconds")},
         "footage": camera_rows,
         "retention_policies": [{"kind": p.kind, "days": round(p.seconds / 86400, 2) if p.seconds else None,
                                 "what": p.what} for p in policies(config)],
