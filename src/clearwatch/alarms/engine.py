@@ -205,7 +205,7 @@ class AlarmEngine:
     def _tell(self, what: str, alarm: Alarm, notify: list[str]) -> None:
         data = alarm_dict(alarm)
         body = json.dumps({"type": what, "alarm": data, "site": self.config.site.name},
-                          separators=(",", ":"), default=_iso)
+                          separators=(",", ":"), default=json_default)
         messages = []
         if self.config.mqtt.enabled:
             messages.append(Message("mqtt", f"{self.config.mqtt.topic_prefix}/alarms", body))
@@ -224,6 +224,7 @@ class AlarmEngine:
                 log.exception("alarm listener failed")
 
 
-def _iso(v: object) -> str:
+def json_default(v: object) -> str:
+    """How an alarm's times are written in JSON (MQTT, webhooks, the console's stream)."""
     return v.isoformat() if isinstance(v, datetime) else str(v)
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from clearwatch.alarms.engine import json_default
 from clearwatch.api.routes.events import as_utc, seen
 from clearwatch.api.security import Principal, ctx, masked_jpeg, require
 from clearwatch.governance import Perm
@@ -173,16 +174,12 @@ async def stream(request: Request, p: Principal = Depends(require(Perm.ALARMS)))
                     continue
                 a = {**alarm, "snapshot": bool(alarm.get("snapshot")),
                      "title": shown_title(p, alarm["kind"], alarm["title"], alarm.get("camera"))}
-                yield f"event: {what}\ndata: {json.dumps(a, default=_iso)}\n\n"
+                yield f"event: {what}\ndata: {json.dumps(a, default=json_default)}\n\n"
         finally:
             c.alarms.listeners.remove(listener)
 
     return StreamingResponse(gen(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-
-
-def _iso(v: object) -> str:
-    return v.isoformat() if isinstance(v, datetime) else str(v)
 
 
 def _offer(queue: asyncio.Queue[tuple[str, dict[str, Any]]], item: tuple[str, dict[str, Any]]) -> None:
