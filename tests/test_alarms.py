@@ -21,6 +21,7 @@ from clearwatch.config import Config
 from clearwatch.config.loader import parse_config
 from clearwatch.events import EventService
 from clearwatch.events.model import Event, EventUpdate
+from clearwatch.governance import Actor
 from clearwatch.sources.health import HealthSnapshot
 from clearwatch.storage import Database, OutboxStore
 from clearwatch.storage.alarms import AlarmError
@@ -31,6 +32,7 @@ from tests.support.scene_clips import CHANGE_AT, GRASS_ZONE, TAMPER, scene_clip
 pytestmark = pytest.mark.slow
 MEDIA = ROOT / ".cache" / "test-media"
 # the street in vtest: where people walk (bottom edges of their boxes land here)
+OSCAR = Actor("oscar", "operator")
 STREET = [(0.0, 0.3), (1.0, 0.3), (1.0, 1.0), (0.0, 1.0)]
 
 
@@ -191,9 +193,9 @@ def test_desk_groups_acknowledges_closes_and_escalates(tmp_path: Path, vtest: Pa
         first, second = sorted(engine.store.queue("all"), key=lambda a: a.first_at)
         assert (first.count, second.count) == (2, 1)
 
-        engine.acknowledge(first.id, "oscar", "guard sent")
+        engine.acknowledge(first.id, OSCAR, "guard sent")
         with pytest.raises(AlarmError, match="acknowledged already"):
-            engine.acknowledge(first.id, "vera", "me too")
+            engine.acknowledge(first.id, Actor("vera", "viewer"), "me too")
         clock[0] = night + 200 + 299
         assert engine.escalate() == 0, "not yet"
         clock[0] = night + 200 + 301
@@ -201,10 +203,10 @@ def test_desk_groups_acknowledges_closes_and_escalates(tmp_path: Path, vtest: Pa
         escalated = engine.store.get(second.id)
         assert escalated is not None and escalated.escalated_at is not None and escalated.priority == 1
         assert engine.escalate() == 0, "once"
-        closed = engine.close(second.id, "oscar", "cat on the camera")
+        closed = engine.close(second.id, OSCAR, "cat on the camera")
         assert closed.state == "closed" and closed.acked_by == "oscar" and closed.close_note == "cat on the camera"
         with pytest.raises(AlarmError, match="closed already"):
-            engine.close(second.id, "oscar", "again")
+            engine.close(second.id, OSCAR, "again")
         assert [a.id for a in engine.store.queue("open")] == [first.id]
 
         got = wait_for(lambda: len([t for t, _ in sub.got if t.endswith("/alarms")]) >= 6 or None, 15)
@@ -327,7 +329,7 @@ cameras:
     machine("stopped", "2026-12-14 09:00")  # Monday: a stop nobody planned
     (alarm,) = engine.store.queue("all")
     assert alarm.title == "Machine press stopped on line1" and alarm.priority == 2
-    engine.close(alarm.id, "oscar", "jam cleared")
+    engine.close(alarm.id, OSCAR, "jam cleared")
     retention = DataRetention(cfg, db)
     assert retention.run(alarm.first_at + timedelta(days=89))["alarms"] == 0  # closed alarms: 90 days
     assert retention.run(alarm.first_at + timedelta(days=91))["alarms"] == 1

@@ -10,12 +10,13 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from clearwatch.alarms.schedules import Override, Schedules
 from clearwatch.config import Config
 from clearwatch.config.alarms import AlarmRuleConfig
 from clearwatch.events.model import Event, EventUpdate
+from clearwatch.governance.audit import Actor, AuditLog
 from clearwatch.sources.health import HealthSnapshot
 from clearwatch.storage import Database, Message, OutboxStore
 from clearwatch.storage.alarms import AlarmStore, ArmingStore, Raised, alarm_dict
@@ -89,8 +90,9 @@ def matches(rule: AlarmRuleConfig, update: EventUpdate) -> bool:
 
 class AlarmEngine:
     def __init__(self, config: Config, db: Database, *, queue: Callable[[list[Message]], None] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, audit: AuditLog | None = None):
         self.config = config
+        self.audit = audit or AuditLog(db)  # what people do on the desk goes on the trail, whoever calls
         self.store = AlarmStore(db)
         self.arming = ArmingStore(db)
         self.schedules = Schedules(config.schedules, config.site.timezone)
@@ -192,15 +194,32 @@ class AlarmEngine:
             self._tell(what, alarm, rule.notify if rule and what == "new" else [])
         return alarm
 
-    def acknowledge(self, alarm_id: str, by: str, note: str) -> Alarm:
-        alarm = self.store.acknowledge(alarm_id, by, note)
-        self._tell("ack", alarm, [])
+    def acknowledge(self, alarm_id: str, actor: Actor, note: str) -> Alarm:
+        alarm = self.store.acknowledge(alarm_id, actor.name, note)
+        self._done("ack", alarm, actor, note)
         return alarm
 
-    def close(self, alarm_id: str, by: str, note: str) -> Alarm:
-        alarm = self.store.close(alarm_id, by, note)
-        self._tell("close", alarm, [])
+    def close(self, alarm_id: str, actor: Actor, note: str) -> Alarm:
+        alarm = self.store.close(alarm_id, actor.name, note)
+        self._done("close", alarm, actor, note)
         return alarm
+
+    def _done(self, what: str, alarm: Alarm, actor: Actor, note: str) -> None:
+        self._tell(what, alarm, [])
+        self.audit.append(actor, f"alarm.{what}", alarm.id, {"rule": alarm.rule, "camera": alarm.camera, "note": note})
+
+    def set_arming(self, schedule: str, mode: Literal["armed", "disarmed", "auto"], actor: Actor, why: str,
+                   until: datetime | None = None) -> dict[str, object]:
+        """Arm or disarm a schedule by hand, or give it back to the week; on the audit trail with the reason.
+        Returns the schedule's state now."""
+        if mode == "auto":
+            self.arming.clear(schedule)
+        else:
+            self.arming.set(schedule, mode, actor.name, why, until)
+        action = {"armed": "alarm.arm", "disarmed": "alarm.disarm", "auto": "alarm.auto"}[mode]
+        self.audit.append(actor, action, schedule, {"until": until.isoformat() if until else None},
+                          justification=why)
+        return self.schedules.state(schedule, self.overrides(fresh=True))
 
     def _tell(self, what: str, alarm: Alarm, notify: list[str]) -> None:
         data = alarm_dict(alarm)

@@ -67,5 +67,6 @@ class AppContext:
     def for_config(cls, config: Config, db: Database | None = None) -> AppContext:
         """A console over ``config``'s database with no cameras running in this process."""
         db = db or Database(config.database_url)
-        return cls(config=config, db=db, users=Users(db), audit=AuditLog(db), index=SegmentIndex(db),
-                   events=EventStore(db), alarms=AlarmEngine(config, db))
+        audit = AuditLog(db)
+        return cls(config=config, db=db, users=Users(db), audit=audit, index=SegmentIndex(db),
+                   events=EventStore(db), alarms=AlarmEngine(config, db, audit=audit))

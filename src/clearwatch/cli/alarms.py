@@ -4,7 +4,7 @@ schedules. Everything goes through the same engine and database as the console, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.table import Table
@@ -16,20 +16,17 @@ from clearwatch.timeparse import fmt_time, parse_time
 
 if TYPE_CHECKING:
     from clearwatch.alarms.engine import AlarmEngine
-    from clearwatch.governance import AuditLog
 
 alarms_app = typer.Typer(no_args_is_help=True, help="The alarm desk: list, acknowledge and close alarms; arm and "
                                                     "disarm schedules by hand.")
 STATES = ("open", "new", "acknowledged", "closed", "all")
 
 
-def _engine(config: Path | None, data: Path | None) -> tuple[AlarmEngine, AuditLog]:
+def _engine(config: Path | None, data: Path | None) -> AlarmEngine:
     from clearwatch.alarms.engine import AlarmEngine
-    from clearwatch.governance import AuditLog
 
     cfg = resolve_config(config, data)
-    db = open_db(cfg)
-    return AlarmEngine(cfg, db), AuditLog(db)
+    return AlarmEngine(cfg, open_db(cfg))
 
 
 @alarms_app.command("list")
@@ -42,7 +39,7 @@ def alarms_list(state: str = typer.Option("open", "--state", help="open, new, ac
 
     if state not in STATES:
         raise ClearwatchError(f"--state {state!r}: use one of {', '.join(STATES)}")
-    engine, _ = _engine(config, data)
+    engine = _engine(config, data)
     rows = engine.store.queue(state, camera or None, limit)  # type: ignore[arg-type]
     if json:
         print_json([alarm_dict(a) for a in rows])
@@ -69,13 +66,12 @@ def _full_id(engine: AlarmEngine, prefix: str) -> str:
 def _act(alarm: str, what: str, note: str, config: Path | None, data: Path | None) -> None:
     from clearwatch.storage.alarms import AlarmError
 
-    engine, audit = _engine(config, data)
+    engine = _engine(config, data)
     alarm_id = _full_id(engine, alarm)
     try:
-        a = (engine.acknowledge if what == "ack" else engine.close)(alarm_id, cli_actor().name, note)
+        a = (engine.acknowledge if what == "ack" else engine.close)(alarm_id, cli_actor(), note)
     except AlarmError as exc:
         raise ClearwatchError(str(exc)) from None
-    audit.append(cli_actor(), f"alarm.{what}", alarm_id, {"rule": a.rule, "camera": a.camera, "note": note})
     console.print(f"{'acknowledged' if what == 'ack' else 'closed'}: {a.title}")
 
 
@@ -101,7 +97,7 @@ def alarms_close(alarm: str = AlarmArg, note: str = NoteOption, config: Path | N
 def alarms_schedules(json: bool = JsonOption, config: Path | None = ConfigOption,
                      data: Path | None = DataOption) -> None:
     """Each schedule: armed or not now, by the week or by hand."""
-    engine, _ = _engine(config, data)
+    engine = _engine(config, data)
     overrides = engine.overrides(fresh=True)
     states = [engine.schedules.state(n, overrides) for n in engine.schedules.items]
     if json:
@@ -114,21 +110,15 @@ def alarms_schedules(json: bool = JsonOption, config: Path | None = ConfigOption
     console.print(table if states else "no schedules configured")
 
 
-def _set(schedule: str, mode: str, why: str, until: str | None, config: Path | None, data: Path | None) -> None:
+def _set(schedule: str, mode: Literal["armed", "disarmed", "auto"], why: str, until: str | None, config: Path | None,
+         data: Path | None) -> None:
     if len(why.strip()) < 3:
         raise ClearwatchError("--why needs a reason (at least 3 characters); it goes on the audit trail")
-    engine, audit = _engine(config, data)
+    engine = _engine(config, data)
     if schedule not in engine.schedules.items:
         raise ClearwatchError(f"no schedule {schedule!r} (schedules: {', '.join(engine.schedules.items) or 'none'})")
     end = parse_time(until) if until else None
-    if mode == "auto":
-        engine.arming.clear(schedule)
-    else:
-        engine.arming.set(schedule, mode, cli_actor().name, why.strip(), end)  # type: ignore[arg-type]
-    action = {"armed": "alarm.arm", "disarmed": "alarm.disarm", "auto": "alarm.auto"}[mode]
-    audit.append(cli_actor(), action, schedule, {"until": end.isoformat() if end else None},
-                 justification=why.strip())
-    state = engine.schedules.state(schedule, engine.overrides(fresh=True))
+    state = engine.set_arming(schedule, mode, cli_actor(), why.strip(), end)
     how = f" by hand until {fmt_time(end)}" if end else " by hand" if mode != "auto" else " (weekly schedule)"
     console.print(f"{schedule}: {'armed' if state['on'] else 'off'}{how}")
 

@@ -51,7 +51,8 @@ class Service:
         self.retention = Retention(self.root, self.index, HoldStore(self.db), retention_policy(config))
         self.scheduler = RetentionScheduler(self.retention, config.retention.interval)
         self.events = EventService(config, self.db)
-        self.alarms = AlarmEngine(config, self.db, queue=self.events.queue)
+        self.audit = AuditLog(self.db)  # one trail writer for the desk and the console (appends are grouped)
+        self.alarms = AlarmEngine(config, self.db, queue=self.events.queue, audit=self.audit)
         # signs exports, receipts and audit checkpoints; made in the data directory on first start if none is set
         self.signer = installation_signer(config)
         self.checkpoints = Checkpointer(config, self.db, self.signer, self.events.queue)
@@ -98,7 +99,7 @@ class Service:
         for job in self.jobs:
             job.start()
         self.context = AppContext(
-            config=self.config, db=self.db, users=Users(self.db), audit=AuditLog(self.db), index=self.index,
+            config=self.config, db=self.db, users=Users(self.db), audit=self.audit, index=self.index,
             events=EventStore(self.db), alarms=self.alarms, live=self.live, event_service=self.events,
             registry=self.registry, health=self.health, analytics_summary=self.analytics_summary, metrics=self.metrics)
         if self.web_enabled:
@@ -167,6 +168,5 @@ class Service:
             self._write_status()
         except Exception as exc:
             log.warning("cannot store final camera status: %s", exc)
-        if self.context is not None:
-            self.context.audit.close()
+        self.audit.close()
         self.db.dispose()

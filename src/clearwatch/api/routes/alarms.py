@@ -128,10 +128,9 @@ def _act(request: Request, p: Principal, alarm_id: str, what: Literal["ack", "cl
     c = ctx(request)
     _visible(p, c.alarms.store.get(alarm_id))
     try:
-        a = (c.alarms.acknowledge if what == "ack" else c.alarms.close)(alarm_id, p.user.name, note)
+        a = (c.alarms.acknowledge if what == "ack" else c.alarms.close)(alarm_id, p.actor, note)
     except AlarmError as exc:
         raise HTTPException(409, str(exc)) from None
-    c.audit.append(p.actor, f"alarm.{what}", alarm_id, {"rule": a.rule, "camera": a.camera, "note": note})
     return alarm_out(a, p)
 
 
@@ -208,18 +207,10 @@ def schedules(request: Request, p: Principal = Depends(require(Perm.ALARMS))) ->
 
 def _set(request: Request, p: Principal, name: str, mode: Literal["armed", "disarmed", "auto"],
          body: ArmRequest) -> ScheduleOut:
-    c = ctx(request)
-    e = c.alarms
+    e = ctx(request).alarms
     if name not in e.schedules.items:
         raise HTTPException(404, f"no schedule {name!r}")
-    until = as_utc(body.until)
-    if mode == "auto":
-        e.arming.clear(name)
-    else:
-        e.arming.set(name, mode, p.user.name, body.why, until)
-    c.audit.append(p.actor, f"alarm.{'arm' if mode == 'armed' else 'disarm' if mode == 'disarmed' else 'auto'}",
-                   name, {"until": until.isoformat() if until else None}, justification=body.why)
-    return ScheduleOut.model_validate(e.schedules.state(name, e.overrides(fresh=True)))
+    return ScheduleOut.model_validate(e.set_arming(name, mode, p.actor, body.why, as_utc(body.until)))
 
 
 @router.post("/schedules/{name}/arm", response_model=ScheduleOut)
