@@ -6,7 +6,7 @@ DEMO_SECONDS ?= 60
 PYTEST_ARGS ?=
 APT_PACKAGES := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
-	chromium fonts-dejavu-core fonts-dejavu-extra
+	chromium fonts-dejavu-core fonts-dejavu-extra nats-server
 
 .PHONY: demo test test-fast lint apt-deps venv bench clean
 
@@ -45,6 +45,7 @@ bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/plates.py
 	$(VENV)/bin/python benchmarks/alarms.py
 	$(VENV)/bin/python benchmarks/accountability.py
+	$(VENV)/bin/python benchmarks/federation.py
 
 clean:
 	rm -rf $(VENV) clearwatch-data .pytest_cache build *.egg-info src/*.egg-info

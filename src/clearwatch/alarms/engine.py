@@ -16,6 +16,7 @@ from clearwatch.alarms.schedules import Override, Schedules
 from clearwatch.config import Config
 from clearwatch.config.alarms import AlarmRuleConfig
 from clearwatch.events.model import Event, EventUpdate
+from clearwatch.federation.messages import site_message
 from clearwatch.governance.audit import Actor, AuditLog
 from clearwatch.sources.health import HealthSnapshot
 from clearwatch.storage import Database, Message, OutboxStore
@@ -225,7 +226,7 @@ class AlarmEngine:
         data = alarm_dict(alarm)
         body = json.dumps({"type": what, "alarm": data, "site": self.config.site.name},
                           separators=(",", ":"), default=json_default)
-        messages = []
+        messages = site_message(self.config, "alarm", alarm.id, {"type": what, "alarm": data})
         if self.config.mqtt.enabled:
             messages.append(Message("mqtt", f"{self.config.mqtt.topic_prefix}/alarms", body))
         for name, hook in self.config.webhooks.items():

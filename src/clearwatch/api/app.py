@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from clearwatch.api.context import AppContext
-from clearwatch.api.routes import admin, alarms, approvals, auth, cameras, events, people, plates, reports
+from clearwatch.api.routes import admin, alarms, approvals, auth, cameras, events, people, plates, reports, sites
 from clearwatch.web import STATIC, LoginRedirect, render_error
 from clearwatch.web import router as pages
 
@@ -35,7 +35,7 @@ def create_app(context: AppContext) -> FastAPI:
                               "biometric action is recorded on a tamper-evident audit trail.")
     app.state.ctx = context
     for r in (auth.router, cameras.router, events.router, alarms.router, people.router, plates.router, reports.router,
-              reports.pages, approvals.router, admin.router,
+              reports.pages, approvals.router, admin.router, sites.router,
               admin.metrics_router):
         app.include_router(r)
     app.include_router(pages)

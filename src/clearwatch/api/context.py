@@ -13,6 +13,7 @@ from clearwatch.analytics.pipeline import AnalyticsSummary
 from clearwatch.api.live import LiveHub
 from clearwatch.config import Config
 from clearwatch.events import EventService
+from clearwatch.federation import CentralNode
 from clearwatch.governance import AuditLog, Users
 from clearwatch.identity import FaceRegistry
 from clearwatch.sources.health import HealthSnapshot, health_of
@@ -46,6 +47,11 @@ class AppContext:
     health: Callable[[], list[HealthSnapshot]] = _no_health
     analytics_summary: Callable[[], dict[str, AnalyticsSummary]] = _no_summary
     metrics: Callable[[], dict[str, Any]] = _nothing
+    central: CentralNode | None = None  # set at the central node: the sites it sources
+
+    @property
+    def is_central(self) -> bool:
+        return self.central is not None
 
     @property
     def recordings_dir(self) -> Path:

@@ -45,6 +45,13 @@ class Principal:
     def cameras(self, all_cameras: list[str]) -> list[str]:
         return [c for c in all_cameras if self.sees(c)]
 
+    def sees_site(self, site: str | None) -> bool:
+        """At the central node: a user limited to some sites sees only their rows (None: the node's own)."""
+        return self.user.sites is None or site is None or site in self.user.sites
+
+    def sites(self, all_sites: list[str]) -> list[str]:
+        return [s for s in all_sites if self.sees_site(s)]
+
 
 def ctx(request: Request) -> AppContext:
     context: AppContext = request.app.state.ctx

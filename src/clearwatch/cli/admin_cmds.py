@@ -53,6 +53,7 @@ def users_create(
     name: str = typer.Argument(..., help="User name."),
     role: Role = typer.Option(Role.VIEWER, "--role", help="admin, operator, viewer or auditor."),
     camera: list[str] = typer.Option([], "--camera", help="Limit to this camera (repeatable; default: all)."),
+    site: list[str] = typer.Option([], "--site", help="Central node: limit to this site (repeatable; default: all)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
     config: Path | None = ConfigOption, data: Path | None = DataOption, json: bool = JsonOption,
 ) -> None:
@@ -63,10 +64,14 @@ def users_create(
     unknown = [c for c in camera if c not in cfg.cameras]
     if unknown and cfg.cameras:
         raise ClearwatchError(f"unknown camera(s): {', '.join(unknown)}")
+    strange = [s for s in site if cfg.central is None or s not in cfg.central.sites]
+    if strange:
+        raise ClearwatchError(f"unknown site(s): {', '.join(strange)} (sites are named in a central node's config)")
     password = typer.get_text_stream("stdin").readline().rstrip("\n") if password_stdin else None
     db = open_db(cfg)
-    user, password = Users(db).create(name, role.value, password, camera or None)
-    AuditLog(db).append(cli_actor(), "user.create", name, {"role": role.value, "cameras": camera or None})
+    user, password = Users(db).create(name, role.value, password, camera or None, site or None)
+    AuditLog(db).append(cli_actor(), "user.create", name, {"role": role.value, "cameras": camera or None,
+                                                           "sites": site or None})
     if json:
         print_json({"name": user.name, "role": user.role, "cameras": user.cameras,
                     **({} if password_stdin else {"password": password})})

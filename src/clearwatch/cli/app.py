@@ -24,6 +24,7 @@ from clearwatch.cli.common import (
 )
 from clearwatch.cli.events_cmds import events_app, machines_app
 from clearwatch.cli.exports import export
+from clearwatch.cli.federation import central, federation_app
 from clearwatch.cli.fingers import fingers_app
 from clearwatch.cli.people import faces_app, keys_app, people_app
 from clearwatch.cli.plates import plates_app
@@ -57,6 +58,8 @@ app.add_typer(alarms_app, name="alarms")
 app.add_typer(report_app, name="report")
 app.add_typer(approvals_app, name="approvals")
 app.command()(verify)
+app.command()(central)
+app.add_typer(federation_app, name="federation")
 
 
 # run ---------------------------------------------------------------------------------------------

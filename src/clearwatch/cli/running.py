@@ -6,15 +6,19 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from clearwatch.cli.common import console
 
-if TYPE_CHECKING:
-    from clearwatch.service import Service
+
+class Runnable(Protocol):
+    started: bool
+
+    def start(self) -> None: ...
+    def stop(self, timeout: float = ...) -> None: ...
 
 
-def run_until_signalled(service: Service, duration: float | None = None,
+def run_until_signalled(service: Runnable, duration: float | None = None,
                         on_tick: Callable[[], None] | None = None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

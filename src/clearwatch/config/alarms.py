@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from clearwatch.config.base import Name, Section
+from clearwatch.config.federation import SiteLinkConfig
 from clearwatch.config.units import Duration
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -131,6 +132,8 @@ def _no_overlap(where: str, spans: list[tuple[int, int]]) -> None:
 class SiteConfig(Section):
     name: str = Field(default="site", description="This site's name (events and alarms carry it).")
     timezone: str = Field(default="UTC", description="IANA time zone the schedules are read in.")
+    nats: SiteLinkConfig | None = Field(default=None, description=(
+        "Makes this installation a site of a central node: its NATS (leaf) server and credentials."))
 
     @field_validator("timezone")
     @classmethod

@@ -12,6 +12,7 @@ from clearwatch.config.alarms import AlarmRuleConfig, AlarmsConfig, ScheduleConf
 from clearwatch.config.base import CameraName, ConfigPath, Name, Section
 from clearwatch.config.camera import INHERITED, CameraConfig, CameraSections, resolve_camera, site_defaults
 from clearwatch.config.events import MqttConfig, WebhookConfig
+from clearwatch.config.federation import CentralConfig
 from clearwatch.config.governance import DataRetentionConfig, GovernanceConfig
 from clearwatch.config.identity import IdentityConfig
 from clearwatch.config.units import ByteSize, Duration
@@ -67,6 +68,7 @@ class Config(CameraSections):
     schedules: dict[Name, ScheduleConfig] = Field(default_factory=dict)
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    central: CentralConfig | None = Field(default=None, description="Makes this a central node (no cameras).")
     cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -87,6 +89,11 @@ class Config(CameraSections):
         for key, cam in self.cameras.items():
             if cam.name != key:
                 raise ValueError(f"cameras.{key}.name: a camera's name is its key ({key!r}); leave 'name' out")
+        if self.central is not None:
+            if self.cameras:
+                raise ValueError("central: a central node has no cameras of its own (cameras: stay at the sites)")
+            if self.site.nats is not None:
+                raise ValueError("central: a node is a site (site.nats) or the central node (central:), not both")
         return self
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from clearwatch.events.model import CounterDelta, EventUpdate
 from clearwatch.events.mqtt import MqttTransport
 from clearwatch.events.outbox import Dispatcher
 from clearwatch.events.webhooks import WebhookTransport
+from clearwatch.federation.messages import picture_messages, site_message
 from clearwatch.storage import Database, EventStore, Message, OutboxStore, StatDelta, StatsStore
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,15 @@ class EventService:
             except OSError as exc:
                 log.warning("%s: cannot write %s: %s", ev.camera, rel, exc.strerror)
         data = ev.as_dict()
-        messages = self._messages(update, data)
+        pictures = dict(update.files)
+        if snapshot is not None and ev.snapshot and self.config.site.nats is not None:
+            masks = cam.privacy_masks if (cam := self.config.cameras.get(ev.camera)) else None
+            if masks:  # the central node never has what a site's masks cover
+                from clearwatch.governance.masks import mask_jpeg
+
+                snapshot = mask_jpeg(snapshot, masks)
+            pictures[ev.snapshot] = snapshot
+        messages = picture_messages(self.config, pictures) + self._messages(update, data)
         try:
             self.store.save(data, messages)
         except Exception as exc:
@@ -136,7 +145,7 @@ class EventService:
     def _messages(self, update: EventUpdate, data: dict[str, Any]) -> list[Message]:
         ev = update.event
         body = _json({"type": update.type, "event": data})
-        out: list[Message] = []
+        out = site_message(self.config, "event", ev.id, {"type": update.type, "event": data})
         if self.config.mqtt.enabled:
             out.append(Message("mqtt", f"{self.prefix}/events", body))
             if ev.kind == "alert":

@@ -40,8 +40,9 @@ class Users:
         self.hasher = PasswordHasher()
 
     def create(self, name: str, role: str, password: str | None = None,
-               cameras: list[str] | None = None) -> tuple[User, str]:
-        """A new user; returns it with its password (generated when not given)."""
+               cameras: list[str] | None = None, sites: list[str] | None = None) -> tuple[User, str]:
+        """A new user; returns it with its password (generated when not given). ``sites``: at the central node,
+        the sites they may see (None: all)."""
         if not USER_NAME.match(name):
             raise AccessError(f"user name {name!r}: 1-64 letters, digits, '_', '.', '@' or '-'")
         try:
@@ -55,7 +56,7 @@ class Users:
             if s.scalar(select(User).where(User.name == name)) is not None:
                 raise AccessError(f"user {name!r} already exists")
             user = User(name=name, role=role, password_hash=self.hasher.hash(password), cameras=cameras,
-                        disabled=False, created_at=datetime.now(UTC))
+                        sites=sites, disabled=False, created_at=datetime.now(UTC))
             s.add(user)
         return user, password
 

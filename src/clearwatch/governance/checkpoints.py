@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from clearwatch.config import Config
+from clearwatch.federation.messages import site_message
 from clearwatch.governance.audit import Actor, AuditLog
 from clearwatch.governance.signing import Signer, check_document
 from clearwatch.storage import Database, Message
@@ -100,13 +101,13 @@ class Checkpointer:
         with self.db.session() as s:
             s.add(AuditCheckpoint(record_id=rec_id, hash=h, reason=reason, created_at=now,
                                   key_id=self.signer.key_id, document=text))
-        self._publish(text)
+        self._publish(text, doc, rec_id)
         return doc
 
-    def _publish(self, text: str) -> None:
+    def _publish(self, text: str, doc: dict[str, Any], rec_id: int) -> None:
         if self.queue is None:
             return
-        messages = []
+        messages = site_message(self.config, "checkpoint", str(rec_id), {"key": str(rec_id), "document": doc})
         if self.config.mqtt.enabled:
             messages.append(Message("mqtt", f"{self.config.mqtt.topic_prefix}/audit/checkpoint", text, retain=True))
         messages += [Message(f"webhook:{name}", "audit", text) for name in self.config.governance.witnesses]

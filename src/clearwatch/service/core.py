@@ -14,6 +14,7 @@ from clearwatch.api.live import LiveHub
 from clearwatch.config import Config
 from clearwatch.events import EventService
 from clearwatch.faces.recognizer import FaceRecognizer
+from clearwatch.federation import SiteLink
 from clearwatch.governance import AuditLog, Users
 from clearwatch.governance.checkpoints import Checkpointer
 from clearwatch.governance.retention import DataRetention
@@ -63,6 +64,7 @@ class Service:
         self.plate_lists = CachedEntries(PlateListStore(self.db))
         self.live = LiveHub({n: c.privacy_masks for n, c in config.cameras.items() if c.privacy_masks})
         self.units: dict[str, CameraUnit] = {}
+        self.site_link = self._site_link() if config.site.nats is not None else None
         self.registry: FaceRegistry | None = None
         self.context: AppContext | None = None
         self.web_enabled = config.web.enabled if web is None else web
@@ -72,6 +74,29 @@ class Service:
                      Periodic("alarms", ALARM_INTERVAL, self._alarm_checks),
                      Periodic("audit-checkpoint", config.governance.checkpoint_interval, self.checkpoints.make)]
         self.started = False
+
+    def _site_link(self) -> SiteLink:
+        from clearwatch.events.outbox import Dispatcher
+        from clearwatch.federation import SiteLink, SiteTransport
+
+        link = SiteLink(self.config, self.db, audit=self.audit, outbox=self.events.outbox, health=self.health,
+                        live=self.live, registry=lambda: self.registry, on_lag=self._link_lagging)
+        self.events.dispatchers.append(Dispatcher(self.events.outbox, SiteTransport(link)))
+        return link
+
+    def _link_lagging(self, seconds: float) -> None:
+        """The central node has not taken this site's oldest message for a long time: past the stream's max age
+        it would be lost, so the desk hears of it well before."""
+        from datetime import UTC, datetime
+
+        from clearwatch.storage.alarms import Raised
+
+        assert self.config.site.nats is not None
+        keep = self.config.site.nats.stream_max_age / 3600
+        self.alarms.raise_(Raised(
+            rule="site-link", kind="offline", camera=None, priority=2, at=datetime.now(UTC),
+            title=f"Central node has not taken this site's messages for {seconds / 3600:.1f} h "
+                  f"(the site keeps them {keep:.0f} h)"))
 
     @property
     def model_errors(self) -> dict[str, str]:
@@ -93,6 +118,8 @@ class Service:
                     live=self.live, plates=self.plate_readers.watcher_for(cam), plate_lists=self.plate_lists)
         self.status.forget_except(self.units)
         self.events.start()
+        if self.site_link is not None:
+            self.site_link.start()
         for unit in self.units.values():
             unit.start()
         self.scheduler.start()
@@ -162,6 +189,8 @@ class Service:
         for unit in self.units.values():
             unit.finish_analytics(timeout)
         self.events.stop()
+        if self.site_link is not None:
+            self.site_link.stop()
         self.scheduler.stop()
         self.index_writer.stop(timeout)
         try:

@@ -46,6 +46,20 @@ def _outbox_rows(messages: Iterable[Message], now: datetime) -> list[OutboxMessa
                           attempts=0, next_attempt=0.0, status="pending") for m in messages]
 
 
+def event_values(event: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """An event as analytics report it (``Event.as_dict``) → the columns of its row."""
+    return {
+        "camera": event["camera"], "kind": event["kind"], "label": event["label"],
+        "start": _dt(event["start"]), "end": _dt(event.get("end")), "score": event.get("score", 0.0),
+        "track_id": event.get("track_id"), "zones": event.get("zones", []),
+        "crossings": event.get("crossings", []), "box": event.get("box"), "path": event.get("path", []),
+        "snapshot": event.get("snapshot"), "identity": event.get("identity"),
+        "identity_name": event.get("identity_name"), "similarity": event.get("similarity"),
+        "face_snapshot": event.get("face_snapshot"), "clip_start": _dt(event.get("clip_start")),
+        "clip_end": _dt(event.get("clip_end")), "data": event.get("data", {}), "updated_at": now,
+    }
+
+
 class EventStore:
     def __init__(self, db: Database):
         self.db = db
@@ -53,16 +67,7 @@ class EventStore:
     def save(self, event: dict[str, Any], messages: Sequence[Message] = ()) -> None:
         """Store the event's current state and queue its messages in one transaction: both or neither."""
         now = datetime.now(UTC)
-        values = {
-            "camera": event["camera"], "kind": event["kind"], "label": event["label"],
-            "start": _dt(event["start"]), "end": _dt(event.get("end")), "score": event.get("score", 0.0),
-            "track_id": event.get("track_id"), "zones": event.get("zones", []),
-            "crossings": event.get("crossings", []), "box": event.get("box"), "path": event.get("path", []),
-            "snapshot": event.get("snapshot"), "identity": event.get("identity"),
-            "identity_name": event.get("identity_name"), "similarity": event.get("similarity"),
-            "face_snapshot": event.get("face_snapshot"), "clip_start": _dt(event.get("clip_start")),
-            "clip_end": _dt(event.get("clip_end")), "data": event.get("data", {}), "updated_at": now,
-        }
+        values = event_values(event, now)
         with self.db.session() as s:
             row = s.get(EventRecord, event["id"])
             if row is None:
@@ -85,11 +90,14 @@ class EventStore:
 
     def query(self, *, cameras: builtins.list[str] | None = None, label: str | None = None, kind: str | None = None,
               zone: str | None = None, identity: str | None = None, start: datetime | None = None,
-              end: datetime | None = None, limit: int = 50) -> builtins.list[EventRecord]:
-        """Newest first, every filter optional; ``cameras`` None means all."""
+              end: datetime | None = None, limit: int = 50,
+              sites: builtins.list[str] | None = None) -> builtins.list[EventRecord]:
+        """Newest first, every filter optional; ``cameras`` None means all, ``sites`` None every site."""
         q = select(EventRecord)
         if cameras is not None:
             q = q.where(EventRecord.camera.in_(cameras))
+        if sites is not None:
+            q = q.where(EventRecord.site.in_(sites))
         for col, value in ((EventRecord.label, label), (EventRecord.kind, kind), (EventRecord.identity, identity)):
             if value:
                 q = q.where(col == value)

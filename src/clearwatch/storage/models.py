@@ -109,8 +109,11 @@ class EventRecord(Base):
     clip_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: this installation's own
+    version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # the site's version, at the central node
 
     __table_args__ = (
+        Index("ix_events_site_start", "site", "start"),
         Index("ix_events_camera_start", "camera", "start"),
         Index("ix_events_start", "start"),
         Index("ix_events_label_start", "label", "start"),
@@ -209,6 +212,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin | operator | viewer | auditor
     password_hash: Mapped[str] = mapped_column(String(255))
     cameras: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    sites: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # at the central node; None: every site
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -329,6 +333,7 @@ class Alarm(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     close_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: this installation's own
 
     __table_args__ = (
         Index("ix_alarms_state_priority", "state", "priority"),
@@ -383,3 +388,52 @@ class Approval(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_approvals_state_created", "state", "created_at"),)
+
+
+class FedSite(Base):
+    """At the central node: one site, how far its stream has been applied, and its link."""
+
+    __tablename__ = "fed_sites"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # the site stream's sequence last applied
+    applied: Mapped[int] = mapped_column(BigInteger, default=0)
+    duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
+    gaps: Mapped[int] = mapped_column(BigInteger, default=0)  # site-stream messages never seen (should stay 0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    health: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    link_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    link_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    link_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    link_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class FedRecord(Base):
+    """At the central node: the latest of a site's other records (audit checkpoints, erasure receipts)."""
+
+    __tablename__ = "fed_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("site", "kind", "key", name="uq_fed_records_site_kind_key"),)
+
+
+class FedErasure(Base):
+    """At the central node: an erasure sent to sites; their receipts are FedRecords of kind 'receipt'."""
+
+    __tablename__ = "fed_erasures"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sites: Mapped[list[str]] = mapped_column(JSON)

@@ -16,7 +16,7 @@ from clearwatch.governance import Perm
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 STATIC = Path(__file__).with_name("static")
-NAV = [("/", "Live", Perm.LIVE.value), ("/alarms", "Alarms", Perm.ALARMS.value),
+NAV = [("/", "Live", Perm.LIVE.value), ("/sites", "Sites", Perm.LIVE.value), ("/alarms", "Alarms", Perm.ALARMS.value),
        ("/events", "Events", Perm.EVENTS.value),
        ("/people", "People", Perm.PEOPLE.value), ("/search", "Face search", Perm.FACE_SEARCH.value),
        ("/plates", "Plates", Perm.PLATES.value),
@@ -35,7 +35,11 @@ class LoginRedirect(Exception):
 def _render(request: Request, template: str, p: Principal | None, page: str, title: str,
             status: int = 200, **extra: Any) -> HTMLResponse:
     perms = {perm.value for perm in Perm if p and p.can(perm)}
-    context = {"user": p.user if p else None, "csrf": p.csrf if p else "", "perms": perms, "nav": NAV,
+    central = ctx(request).central is not None
+    # the central node has no cameras of its own (live view is per site); a site has no sites page
+    nav = [n for n in NAV if (n[0] == "/sites") == central or n[0] not in ("/", "/sites")]
+    context = {"user": p.user if p else None, "csrf": p.csrf if p else "", "perms": perms, "nav": nav,
+               "central": central,
                "page": page, "title": title, "status": status, **extra}
     return TEMPLATES.TemplateResponse(request, template, context, status_code=status,
                                       headers={"Cache-Control": "no-store"})
@@ -85,6 +89,8 @@ def logout_form(request: Request, csrf: str = Form("")) -> Response:
 @router.get("/", response_class=HTMLResponse)
 def live_page(request: Request) -> Response:
     p = page_user(request, Perm.LIVE)
+    if ctx(request).central is not None:  # no cameras of its own: its front page is the sites
+        return RedirectResponse("/sites", 303)
     return _render(request, "live.html", p, "live", "Live", cameras=p.cameras(ctx(request).cameras))
 
 
@@ -134,6 +140,13 @@ def plates_page(request: Request) -> Response:
 def _table_page(request: Request, perm: Perm, page: str, title: str) -> Response:
     p = page_user(request, perm)
     return _render(request, "table.html", p, page, title, source=page)
+
+
+@router.get("/sites", response_class=HTMLResponse)
+def sites_page(request: Request) -> Response:
+    if ctx(request).central is None:
+        raise HTTPException(404, "this installation is not a central node")
+    return _table_page(request, Perm.LIVE, "sites", "Sites")
 
 
 @router.get("/machines", response_class=HTMLResponse)

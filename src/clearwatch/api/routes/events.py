@@ -23,6 +23,7 @@ seen = SeenRecently()
 
 class EventOut(BaseModel):
     id: str
+    site: str | None = None  # at the central node: the site it happened at
     camera: str
     kind: str
     label: str
@@ -57,7 +58,7 @@ def plate_hidden(kind: str, label: str, data: dict[str, Any]) -> tuple[str, dict
 def event_out(r: EventRecord, biometric: bool, plates: bool = True) -> EventOut:
     label, data = (r.label, r.data) if plates else plate_hidden(r.kind, r.label, r.data)
     return EventOut(
-        id=r.id, camera=r.camera, kind=r.kind, label=label, start=r.start, end=r.end, score=r.score,
+        id=r.id, site=r.site, camera=r.camera, kind=r.kind, label=label, start=r.start, end=r.end, score=r.score,
         track_id=r.track_id, zones=r.zones, crossings=r.crossings,
         # who someone is, is biometric: roles without it see that a face was matched, not whose
         identity=r.identity if biometric else None, identity_name=r.identity_name if biometric else None,
@@ -75,21 +76,29 @@ class EventPage(BaseModel):
 @router.get("/events", response_model=EventPage)
 def list_events(request: Request, camera: str | None = None, label: str | None = None, kind: str | None = None,
                 zone: str | None = None, identity: str | None = None, start: datetime | None = None,
-                end: datetime | None = None, before: datetime | None = None,
+                end: datetime | None = None, before: datetime | None = None, site: str | None = None,
                 limit: int = Query(50, ge=1, le=500), p: Principal = Depends(require(Perm.EVENTS))) -> EventPage:
-    """Newest first. Page with ``before`` = the previous page's ``next_before``."""
+    """Newest first. Page with ``before`` = the previous page's ``next_before``. At the central node every
+    site's events, or one ``site``'s."""
     c = ctx(request)
     start, end, before = (as_utc(x) for x in (start, end, before))
-    allowed = p.cameras(c.cameras)
-    if camera is not None and camera not in allowed:
-        raise HTTPException(403 if camera in c.cameras else 404, f"camera {camera!r} is not available to you")
+    sites = None
+    if c.central is not None:  # cameras belong to sites here: a user is limited by site
+        if site is not None and not p.sees_site(site):
+            raise HTTPException(403 if site in c.central.sites else 404, f"site {site!r} is not available to you")
+        sites = [site] if site else (None if p.user.sites is None else p.sites(c.central.sites))
+        allowed = [camera] if camera else []
+    else:
+        allowed = p.cameras(c.cameras)
+        if camera is not None and camera not in allowed:
+            raise HTTPException(403 if camera in c.cameras else 404, f"camera {camera!r} is not available to you")
     biometric = p.can(Perm.PEOPLE)
     if identity and not biometric:
         raise HTTPException(403, "searching events by identity needs the people permission")
     cameras = [camera] if camera else (None if len(allowed) == len(c.cameras) else allowed)
     upper = min(x for x in (end, before) if x is not None) if (end or before) else None
     rows = c.events.query(cameras=cameras, label=label, kind=kind, zone=zone, identity=identity, start=start,
-                          end=upper, limit=limit)
+                          end=upper, limit=limit, sites=sites)
     if identity:
         c.audit.append(p.actor, "biometric.event_search", identity, {"results": len(rows)})
     if label:  # a plate is looked up through the plate search, which asks why and is audited
@@ -104,7 +113,7 @@ def list_events(request: Request, camera: str | None = None, label: str | None =
 def get_event(event_id: str, request: Request, p: Principal = Depends(require(Perm.EVENTS))) -> EventOut:
     c = ctx(request)
     r = c.events.get(event_id)
-    if r is None or not p.sees(r.camera):
+    if r is None or not p.sees(r.camera) or not p.sees_site(r.site):
         raise HTTPException(404, "no such event")
     return event_out(r, p.can(Perm.PEOPLE), p.can(Perm.PLATES))
 
@@ -115,7 +124,7 @@ def event_snapshot(event_id: str, request: Request, face: bool = False,
                    p: Principal = Depends(require(Perm.EVENTS))) -> Response:
     c = ctx(request)
     r = c.events.get(event_id)
-    if r is None or not p.sees(r.camera):
+    if r is None or not p.sees(r.camera) or not p.sees_site(r.site):
         raise HTTPException(404, "no such event")
     if face and not p.can(Perm.PEOPLE):
         raise HTTPException(403, "face crops need the people permission")

@@ -81,7 +81,7 @@ function eventRow(e, fresh) {
   if (fresh) tr.className = "fresh";
   const snap = e.snapshot ? `<img loading="lazy" src="/api/events/${e.id}/snapshot.jpg" alt="">` : "";
   const who = e.identity_name ? `${esc(e.identity_name)} <small>${(e.similarity ?? 0).toFixed(2)}</small>` : "";
-  tr.innerHTML = `<td>${snap}</td><td>${esc(fmt(e.start))}</td><td>${e.end ? esc(fmt(e.end)) : '<span class="state-streaming">ongoing</span>'}</td><td>${esc(e.camera)}</td><td>${esc(e.kind)}</td><td>${esc(e.label)}</td><td>${(e.score || 0).toFixed(2)}</td><td>${esc((e.zones || []).join(", "))}</td><td>${who}</td>`;
+  tr.innerHTML = `<td>${snap}</td><td>${esc(fmt(e.start))}</td><td>${e.end ? esc(fmt(e.end)) : '<span class="state-streaming">ongoing</span>'}</td>${document.body.dataset.central ? `<td class="site">${esc(e.site)}</td>` : ""}<td>${esc(e.camera)}</td><td>${esc(e.kind)}</td><td>${esc(e.label)}</td><td>${(e.score || 0).toFixed(2)}</td><td>${esc((e.zones || []).join(", "))}</td><td>${who}</td>`;
   return tr;
 }
 async function eventsPage() {
@@ -97,6 +97,7 @@ async function eventsPage() {
     page.events.forEach((e) => rows.appendChild(eventRow(e, false)));
     before = page.next_before; more.hidden = !before;
   }
+  for (const [k, v] of new URLSearchParams(location.search)) if (form.elements[k]) form.elements[k].value = v;
   form.onsubmit = (e) => { e.preventDefault(); load(true); };
   more.onclick = () => load(false);
   await load(true);
@@ -310,6 +311,11 @@ async function schedules() {
 }
 
 const TABLES = {
+  sites: async () => {
+    const rows = await api("/api/sites");
+    const ago = (t) => (t ? `${Math.max(0, Math.round((Date.now() - new Date(t)) / 1000))} s ago` : "never");
+    return table(rows, [["site", (s) => esc(s.name)], ["link", (s) => `<span class="state-${s.link === "up" ? "streaming" : "offline"}" data-link="${esc(s.link)}">${esc(s.link)}</span> <small>${esc(s.link === "up" ? "" : s.link_error || "")}</small>`], ["backlog", (s) => s.backlog], ["last message", (s) => esc(ago(s.last_message_at))], ["cameras up", (s) => `${s.cameras_up} / ${s.cameras.length}`], ["applied", (s) => s.applied], ["repeats", (s) => s.duplicates], ["gaps", (s) => s.gaps], ["events", (s) => `<a href="/events?site=${encodeURIComponent(s.name)}">events</a>`]]);
+  },
   machines: async () => {
     const r = await api("/api/machines");
     const h = (s) => (s / 3600).toFixed(2) + " h";
@@ -340,6 +346,7 @@ async function tablePage() {
   const box = $("#table"), render = TABLES[box.dataset.source];
   const refresh = async () => { try { box.innerHTML = await render(); } catch (err) { box.innerHTML = `<p class="error">${esc(err.message)}</p>`; } };
   await refresh();
+  if (box.dataset.source === "sites") setInterval(refresh, 2000);  // links go down and come back
   const verify = $("#verify");
   if (verify) verify.onclick = async () => {
     const r = await api("/api/audit/verify");
@@ -361,5 +368,5 @@ async function tablePage() {
   };
 }
 
-const PAGES = { live: livePage, alarms: alarmsPage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, plates: platesPage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage, approvals: tablePage };
+const PAGES = { live: livePage, alarms: alarmsPage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, plates: platesPage, sites: tablePage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage, approvals: tablePage };
 document.addEventListener("DOMContentLoaded", () => { const f = PAGES[document.body.dataset.page]; if (f) f().catch((e) => console.error(e)); });

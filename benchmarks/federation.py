@@ -1,0 +1,257 @@
+"""Federation benchmark: many sites into one central node over real nats-server processes.
+
+1. ``--sites`` (50) sites, each its own leaf nats-server with its own stream (as a real site has), and a
+   lightweight publisher per site (asyncio, not a whole Clearwatch) sending event messages of the real shape at
+   ``--rate`` (10/s) for ``--seconds`` (60) with the link up: end-to-end delay from publishing at the site to
+   the row committed in the central database (p50 / p99), and the central apply rate.
+2. The hub stopped for ``--outage`` seconds (300) while the sites keep publishing into their own streams, then
+   started: how fast the central node catches up (video-seconds of backlog per second), and in the end
+   nothing lost and nothing twice (every published event exactly once; no gaps in any site's sequence).
+3. Central search at ``--search-events`` (10M) events on PostgreSQL: p50 / p99 of the console's queries
+   (newest of one site, one site and label over a day, every site over an hour, one camera of one site).
+
+Targets: p99 delay <= 1 s with the link up, catch-up >= 20x real time, 0 lost, 0 duplicated, search p99 <= 100 ms.
+Run: .venv/bin/python benchmarks/federation.py [--sites 50 --seconds 60 --outage 300 --search-events 10000000]
+     [--out benchmarks/results/federation.json]  (PostgreSQL: $CLEARWATCH_TEST_PG, default 127.0.0.1:5432)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
+from tests.support.natsd import Topology  # noqa: E402
+from tests.support.servers import throwaway_postgres_db  # noqa: E402
+
+from clearwatch.config import Config  # noqa: E402
+from clearwatch.federation import CentralNode  # noqa: E402
+from clearwatch.federation.link import connect  # noqa: E402
+from clearwatch.federation.subjects import message_id, site_stream, site_subject  # noqa: E402
+from clearwatch.storage import Database, EventRecord  # noqa: E402
+from clearwatch.storage.models import FedSite  # noqa: E402
+
+console = Console(width=150)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+async def publisher(topo: Topology, site: str, rate: float, stop: asyncio.Event, sent: list[tuple[str, float]]
+                    ) -> None:
+    from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+
+    conf = Config.model_validate({"site": {"name": site, "nats": topo.site_link(site)}}).site.nats
+    assert conf is not None
+    nc = await connect(conf, name=f"bench-{site}")
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=site_stream(site), subjects=[f"cw.site.{site}.>"], storage=StorageType.FILE,
+                                     max_age=86400.0, discard=DiscardPolicy.OLD, duplicate_window=600.0))
+    i = 0
+    t0 = time.monotonic()
+    while not stop.is_set():
+        now = time.time()
+        eid = uuid.uuid4().hex
+        body = {"site": site, "type": "end", "event": {
+            "id": eid, "camera": f"cam{i % 4}", "kind": "object", "label": "person" if i % 3 else "car",
+            "start": now, "end": now, "score": 0.8, "track_id": i, "zones": ["yard"], "crossings": [],
+            "box": [0.1, 0.2, 0.3, 0.6], "path": [[now, 0.2, 0.4]], "snapshot": f"cam{i % 4}/{eid}.jpg", "data": {}}}
+        payload = json.dumps(body).encode()
+        await js.publish(site_subject(site, "event"), payload, headers={
+            "Nats-Msg-Id": message_id(site, "event", eid, payload)})
+        sent.append((eid, now))
+        i += 1
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+    await nc.close()
+
+
+async def run_publishers(topo: Topology, sites: list[str], rate: float, seconds_at: list[tuple[float, str]],
+                         sent: list[tuple[str, float]]) -> None:
+    """Publish until the schedule ends; ``seconds_at``: (seconds from start, 'hub-stop' | 'hub-start' | 'end')."""
+    stop = asyncio.Event()
+    tasks = [asyncio.ensure_future(publisher(topo, s, rate, stop, sent)) for s in sites]
+    t0 = time.monotonic()
+    loop = asyncio.get_running_loop()
+    for at, what in seconds_at:
+        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+        if what == "hub-stop":
+            await loop.run_in_executor(None, topo.hub.stop)
+        elif what == "hub-start":
+            await loop.run_in_executor(None, topo.hub.start)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+
+def count(db: Database) -> int:
+    with db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(EventRecord)) or 0)
+
+
+def delays(db: Database, since: float, until: float) -> list[float]:
+    with db.session() as s:
+        rows = s.execute(select(EventRecord.start, EventRecord.updated_at)).all()
+    return [(u.timestamp() - st.timestamp()) for st, u in rows if since <= st.timestamp() < until]
+
+
+def flow(args: argparse.Namespace, url: str, work: Path) -> dict[str, object]:
+    sites = [f"s{i:02d}" for i in range(args.sites)]
+    topo = Topology(work / "nats", sites)
+    topo.start()
+    db = Database(url)
+    db.migrate()
+    cfg = Config.model_validate({"data_dir": str(work / "central"), "database": {"url": url},
+                                 "central": topo.central_section()})
+    node = CentralNode(cfg, db)
+    node.start()
+    sent: list[tuple[str, float]] = []
+    try:
+        # 1: link up
+        t_up = time.time()
+        console.print(f"{len(sites)} sites x {args.rate}/s for {args.seconds:.0f} s, link up")
+        asyncio.run(run_publishers(topo, sites, args.rate, [(args.seconds, "end")], sent))
+        up_count = len(sent)
+        deadline = time.monotonic() + 60
+        while count(db) < up_count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        d_up = delays(db, t_up, time.time())
+        applied_up = count(db)
+        # 2: outage
+        console.print(f"hub stopped for {args.outage:.0f} s while the sites publish")
+        asyncio.run(run_publishers(topo, sites, args.rate, [(1.0, "hub-stop"), (1.0 + args.outage, "hub-start"),
+                                                             (1.0 + args.outage + 0.5, "end")], sent))
+        back = time.monotonic()
+        backlog = len(sent) - count(db)
+        deadline = back + 900
+        while count(db) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        catch_up = time.monotonic() - back
+        total = count(db)
+        with db.session() as s:
+            fed = list(s.scalars(select(FedSite)))
+            ids = {r for (r,) in s.execute(select(EventRecord.id))}
+        lost = sum(1 for eid, _ in sent if eid not in ids)
+        outage_video_s = args.outage
+        return {
+            "sites": len(sites), "rate_per_site": args.rate, "seconds_up": args.seconds, "published_up": up_count,
+            "applied_up": applied_up, "delay_p50_s": round(pct(d_up, 0.5), 3), "delay_p99_s": round(pct(d_up, 0.99), 3),
+            "apply_rate_up_msgs_s": round(up_count / args.seconds, 1),
+            "outage_s": args.outage, "backlog_msgs": backlog, "catch_up_s": round(catch_up, 1),
+            "catch_up_msgs_s": round(backlog / catch_up, 1) if catch_up else None,
+            "catch_up_x_realtime": round(outage_video_s / catch_up, 1) if catch_up else None,
+            "published": len(sent), "rows": total, "lost": lost, "duplicated": total - (len(sent) - lost),
+            "gaps": sum(r.gaps for r in fed), "rejected": sum(r.rejected for r in fed),
+            "repeats_skipped": sum(r.duplicates for r in fed)}
+    finally:
+        node.stop()
+        db.dispose()
+        topo.stop()
+
+
+SEARCHES = {
+    "newest of one site": "SELECT id FROM events WHERE site = :site ORDER BY start DESC LIMIT 50",
+    "one site + label, a day": "SELECT id FROM events WHERE site = :site AND label = 'car' AND start >= :day "
+                               "AND start < :day_end ORDER BY start DESC LIMIT 50",
+    "every site, an hour": "SELECT id FROM events WHERE start >= :hour AND start < :hour_end "
+                           "ORDER BY start DESC LIMIT 50",
+    "one camera of one site, a day": "SELECT id FROM events WHERE site = :site AND camera = 'cam2' AND "
+                                     "start >= :day AND start < :day_end ORDER BY start DESC LIMIT 50",
+}
+
+
+def search(args: argparse.Namespace, url: str) -> dict[str, object]:
+    db = Database(url)
+    db.migrate()
+    n = args.search_events
+    console.print(f"filling {n:,} events (50 sites, 30 days) ...")
+    t0 = time.perf_counter()
+    with db.engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO events (id, site, camera, kind, label, start, "end", score, zones, crossings, path, data,
+                                updated_at, version)
+            SELECT md5(g::text), 's' || lpad((g % 50)::text, 2, '0'), 'cam' || (g % 4), 'object',
+                   CASE WHEN g % 3 = 0 THEN 'car' ELSE 'person' END,
+                   now() - (g * (30 * 86400.0 / :n)) * interval '1 second',
+                   now() - (g * (30 * 86400.0 / :n)) * interval '1 second' + interval '5 seconds',
+                   0.8, '[]', '[]', '[]', '{}', now(), g
+            FROM generate_series(1, :n) AS g"""), {"n": n})
+        conn.execute(text("ANALYZE events"))
+    fill_s = time.perf_counter() - t0
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(1)
+    now = datetime.now(UTC)
+    out: dict[str, object] = {"events": n, "fill_s": round(fill_s, 1)}
+    with db.engine.connect() as conn:
+        for name, sql in SEARCHES.items():
+            times = []
+            for _ in range(args.queries):
+                day = now - timedelta(days=rng.uniform(1, 29))
+                hour = now - timedelta(hours=rng.uniform(1, 700))
+                params = {"site": f"s{rng.randrange(50):02d}", "day": day, "day_end": day + timedelta(days=1),
+                          "hour": hour, "hour_end": hour + timedelta(hours=1)}
+                used = {k: v for k, v in params.items() if f":{k}" in sql}
+                t = time.perf_counter()
+                conn.execute(text(sql), used).all()
+                times.append((time.perf_counter() - t) * 1000)
+            out[name] = {"p50_ms": round(statistics.median(times), 2), "p99_ms": round(pct(times, 0.99), 2)}
+    db.dispose()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sites", type=int, default=50)
+    ap.add_argument("--rate", type=float, default=10.0)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--outage", type=float, default=300.0)
+    ap.add_argument("--search-events", type=int, default=10_000_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/federation.json")
+    args = ap.parse_args()
+    results: dict[str, object] = {"machine": platform.platform(), "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="cw-bench-fed-") as tmp, throwaway_postgres_db() as url:
+        results["flow"] = flow(args, url, Path(tmp))
+    if args.search_events:
+        with throwaway_postgres_db() as url:
+            results["search"] = search(args, url)
+    f = results["flow"]
+    assert isinstance(f, dict)
+    t = Table(title="federation")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_column("target", justify="right")
+    for k, target in (("delay_p50_s", ""), ("delay_p99_s", "<= 1 s"), ("apply_rate_up_msgs_s", ""),
+                      ("backlog_msgs", ""), ("catch_up_msgs_s", ""), ("catch_up_x_realtime", ">= 20"),
+                      ("lost", "0"), ("duplicated", "0"), ("gaps", "0")):
+        t.add_row(k, str(f[k]), target)
+    s = results.get("search")
+    if isinstance(s, dict):
+        for name in SEARCHES:
+            t.add_row(f"search p99: {name}", f"{s[name]['p99_ms']} ms", "<= 100 ms")
+    console.print(t)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

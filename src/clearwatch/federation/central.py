@@ -1,0 +1,402 @@
+"""The central node: sources every site's stream into one, applies it to its own database, keeps each site's
+link state, and asks sites for footage, live pictures and erasures on behalf of its users."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from clearwatch.config import Config
+from clearwatch.config.federation import CentralConfig, site_domain
+from clearwatch.federation import subjects as subj
+from clearwatch.federation.apply import Applied, Applier, Incoming
+from clearwatch.federation.link import FederationError, LoopThread, SiteOffline, connect
+from clearwatch.governance.audit import Actor
+from clearwatch.storage import Database
+from clearwatch.storage.models import FedErasure, FedRecord, FedSite
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
+
+log = logging.getLogger(__name__)
+FETCH = 500
+
+
+@dataclass
+class LinkState:
+    up: bool = False
+    checked_at: float | None = None
+    error: str | None = "not checked yet"
+    health: dict[str, Any] | None = None
+
+
+class CentralNode:
+    def __init__(self, config: Config, db: Database):
+        assert config.central is not None
+        self.config = config
+        self.central: CentralConfig = config.central
+        self.db = db
+        self.sites = list(self.central.sites)
+        self.applier = Applier(db, config.snapshots_dir, self.sites)
+        self.links: dict[str, LinkState] = {s: LinkState() for s in self.sites}
+        self.listeners: list[Callable[[Applied], None]] = []
+        self.loop: LoopThread | None = None
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self.totals = Applied()
+        self._tasks: list[asyncio.Future[Any]] = []
+        self._stopping = False
+
+    # lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect to the central NATS server and set up its streams; raises FederationError with the reason."""
+        self.loop = LoopThread("central-node")
+        try:
+            self.loop.run(self._start(), timeout=self.central.nats.connect_timeout + 20)
+        except BaseException:
+            self.loop.stop()
+            self.loop = None
+            raise
+
+    async def _start(self) -> None:
+        self.nc = await connect(self.central.nats, name="clearwatch-central")
+        self.js = self.nc.jetstream()
+        await self._ensure_streams()
+        self._tasks = [asyncio.ensure_future(self._apply_loop()), asyncio.ensure_future(self._ping_loop())]
+        log.info("central node: sourcing %d site(s) through %s", len(self.sites), self.central.nats.url)
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self.loop is None:
+            return
+        try:
+            self.loop.run(self._close(), timeout=5)
+        except Exception as exc:
+            log.debug("closing the central link: %s", exc)
+        self.loop.stop()
+        self.loop = None
+
+    async def _close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.close()
+
+    async def _ensure_streams(self) -> None:
+        from nats.js.api import (
+            AckPolicy,
+            ConsumerConfig,
+            DeliverPolicy,
+            ExternalStream,
+            StorageType,
+            StreamConfig,
+            StreamSource,
+        )
+        from nats.js.errors import NotFoundError
+
+        assert self.js is not None
+        sources = [StreamSource(name=subj.site_stream(s), external=ExternalStream(
+            api=f"$JS.{site_domain(s, c.domain)}.API")) for s, c in self.central.sites.items()]
+        streams = [
+            StreamConfig(name=subj.CENTRAL_STREAM, sources=sources, storage=StorageType.FILE,
+                         max_age=7 * 86400.0, description="every site's stream, sourced across the leaf links"),
+            StreamConfig(name=subj.COMMAND_STREAM, subjects=["cw.cmd.>"], storage=StorageType.FILE,
+                         max_age=self.central.commands_max_age, duplicate_window=600.0,
+                         description="what the central node tells sites"),
+        ]
+        for cfg in streams:
+            try:
+                await self.js.stream_info(str(cfg.name))
+                await self.js.update_stream(cfg)
+            except NotFoundError:
+                await self.js.add_stream(cfg)
+        # each site's takes its own commands (made here, so a site's credentials need not allow creating
+        # consumers on the central server)
+        for s in self.sites:
+            await self.js.add_consumer(subj.COMMAND_STREAM, ConsumerConfig(
+                durable_name=subj.consumer_name(s), ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                filter_subject=f"cw.cmd.{s}.>", ack_wait=60.0, max_deliver=-1))
+
+    # applying ------------------------------------------------------------------------------------
+
+    async def _bind(self) -> Any:
+        """Our consumer, starting where the database says applying stopped — not where the server thinks: a batch
+        taken but not committed (a killed process, a lost connection, the database down) must come again before
+        anything after it, or a site's messages would be applied out of order."""
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        from nats.js.errors import NotFoundError
+
+        assert self.js is not None
+        position = await asyncio.get_running_loop().run_in_executor(None, self.applier.position)
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(subj.CENTRAL_STREAM, subj.CENTRAL_CONSUMER)
+        start: dict[str, Any] = ({"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": position + 1}
+                                 if position else {"deliver_policy": DeliverPolicy.ALL})
+        await self.js.add_consumer(subj.CENTRAL_STREAM, ConsumerConfig(
+            durable_name=subj.CENTRAL_CONSUMER, ack_policy=AckPolicy.ALL, max_ack_pending=FETCH * 4, ack_wait=60.0,
+            **start))
+        return await self.js.pull_subscribe_bind(subj.CENTRAL_CONSUMER, subj.CENTRAL_STREAM)
+
+    async def _apply_loop(self) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+
+        loop = asyncio.get_running_loop()
+        sub = None
+        while not self._stopping:
+            try:
+                if sub is None:
+                    sub = await self._bind()
+                # a fetch cut by a reconnect can hang: bounded, and the consumer re-made from our position
+                msgs = await asyncio.wait_for(sub.fetch(FETCH, timeout=1.0), 15.0)
+            except NatsTimeout:  # nothing new within a second
+                continue
+            except TimeoutError:  # wait_for's own: the fetch hung
+                sub = None
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("central node: fetching from %s: %s", subj.CENTRAL_STREAM, exc or type(exc).__name__)
+                sub = None
+                await asyncio.sleep(1.0)
+                continue
+            if not msgs:
+                continue
+            batch = [Incoming(m.subject, dict(m.headers or {}), m.data, m.metadata.sequence.stream) for m in msgs]
+            try:
+                result = await loop.run_in_executor(None, self.applier.apply, batch)
+                await msgs[-1].ack()  # acknowledges the whole batch (AckPolicy.ALL), after it is committed
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database or the link is down: take it all again from our position
+                log.error("central node: cannot apply %d message(s): %s", len(batch), exc)
+                sub = None
+                await asyncio.sleep(2.0)
+                continue
+            self._count(result)
+
+    def _count(self, result: Applied) -> None:
+        t = self.totals
+        t.applied += result.applied
+        t.duplicates += result.duplicates
+        t.rejected += result.rejected
+        t.gaps += result.gaps
+        for listener in self.listeners:
+            try:
+                listener(result)
+            except Exception:
+                log.exception("central listener failed")
+
+    # links ---------------------------------------------------------------------------------------
+
+    async def _ping_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.gather(*(self._ping(s) for s in self.sites), return_exceptions=True)
+            await asyncio.sleep(self.central.ping_interval)
+
+    async def _ping(self, site: str) -> dict[str, Any]:
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+
+        assert self.nc is not None
+        state = self.links[site]
+        with self.db.session() as s:
+            row = s.get(FedSite, site)
+            applied = row.last_seq if row else 0
+        try:
+            reply = await self.nc.request(subj.request_subject(site, "ping"),
+                                          json.dumps({"applied_seq": applied}).encode(), timeout=2.0)
+            health = json.loads(reply.data)
+            up, error = True, None
+        except NoRespondersError:
+            health, up, error = None, False, "no responders: the site's link or its Clearwatch is down"
+        except NatsTimeout:
+            health, up, error = None, False, "no answer within 2 s"
+        except Exception as exc:
+            health, up, error = None, False, str(exc) or type(exc).__name__
+        changed = up != state.up
+        state.up, state.error, state.checked_at = up, error, time.time()
+        if health is not None:
+            state.health = health
+        await asyncio.get_running_loop().run_in_executor(None, self._store_link, site, state, changed)
+        if changed:
+            log.info("site %s: link %s%s", site, "up" if up else "down", f" ({error})" if error else "")
+        if not up:
+            raise SiteOffline(f"site {site} is offline: {error}")
+        return health or {}
+
+    def _store_link(self, site: str, state: LinkState, changed: bool) -> None:
+        now = datetime.now(UTC)
+        with self.db.session() as s:
+            row = s.get(FedSite, site)
+            if row is None:
+                row = FedSite(name=site, last_seq=0, applied=0, duplicates=0, gaps=0, rejected=0, link_up=False)
+                s.add(row)
+            if changed or row.link_changed_at is None:
+                row.link_changed_at = now
+            row.link_up, row.link_error, row.link_checked_at = state.up, state.error, now
+            if state.health is not None and state.up:
+                row.health = state.health
+
+    # asking sites (from any thread) ----------------------------------------------------------------
+
+    def _run(self, coro: Any, timeout: float) -> Any:
+        if self.loop is None:
+            raise FederationError("the central node is not connected to its NATS server")
+        return self.loop.run(coro, timeout)
+
+    def ping(self, site: str) -> dict[str, Any]:
+        self._known(site)
+        result: dict[str, Any] = self._run(self._ping(site), 5.0)
+        return result
+
+    def _known(self, site: str) -> None:
+        if site not in self.central.sites:
+            raise FederationError(f"no site {site!r} (sites: {', '.join(self.sites) or 'none'})")
+
+    def snapshot(self, site: str, camera: str, actor: Actor, unmasked: bool = False) -> bytes:
+        self._known(site)
+        body = {"camera": camera, "user": actor.name, "role": actor.role, "unmasked": unmasked}
+        data: bytes = self._run(self._ask(site, "snapshot", body), self.central.request_timeout + 1)
+        return data
+
+    async def _ask(self, site: str, what: str, body: dict[str, Any]) -> bytes:
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+
+        assert self.nc is not None
+        try:
+            reply = await self.nc.request(subj.request_subject(site, what), json.dumps(body).encode(),
+                                          timeout=self.central.request_timeout)
+        except NoRespondersError:
+            raise SiteOffline(f"site {site} is offline (no responders)") from None
+        except NatsTimeout:
+            raise SiteOffline(f"site {site} did not answer within {self.central.request_timeout:.0f} s") from None
+        if reply.data[:1] == b"{":
+            err = json.loads(reply.data).get("error")
+            if err:
+                raise FederationError(f"site {site}: {err}")
+        return bytes(reply.data)
+
+    def export(self, site: str, camera: str, start: datetime, end: datetime, actor: Actor, why: str,
+               out: Path) -> tuple[int, str]:
+        """Fetch a site's export of a camera's footage into ``out``: (bytes, SHA-256). The site makes it with
+        its own export and audits it under the central user's name."""
+        self._known(site)
+        body = {"camera": camera, "start": start.isoformat(), "end": end.isoformat(), "user": actor.name,
+                "role": actor.role, "why": why}
+        result: tuple[int, str] = self._run(self._export(site, body, out), 600.0)
+        return result
+
+    async def _export(self, site: str, body: dict[str, Any], out: Path) -> tuple[int, str]:
+        assert self.nc is not None
+        inbox = self.nc.new_inbox()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        sub = await self.nc.subscribe(inbox, cb=queue.put, pending_bytes_limit=256 * 1024 * 1024)
+        try:
+            await self.nc.publish(subj.request_subject(site, "export"), json.dumps(body).encode(), reply=inbox,
+                                  headers={"Cw-Request": uuid.uuid4().hex})
+            digest = hashlib.sha256()
+            size, expect = 0, 0
+            part = out.with_name(out.name + ".part")
+            with part.open("wb") as f:
+                while True:
+                    try:
+                        m = await asyncio.wait_for(queue.get(), self.central.request_timeout * 6)
+                    except TimeoutError:
+                        raise FederationError(f"site {site} stopped sending the footage") from None
+                    h = m.headers or {}
+                    if h.get("Status") == "503":
+                        raise SiteOffline(f"site {site} is offline (no responders)")
+                    if "Cw-End" in h:
+                        break
+                    if "Cw-Part" not in h:
+                        err = json.loads(m.data or b"{}").get("error", "unexpected answer")
+                        raise FederationError(f"site {site}: {err}")
+                    if int(h["Cw-Part"]) != expect:
+                        raise FederationError(f"site {site}: footage part {h['Cw-Part']} came out of order")
+                    expect += 1
+                    digest.update(m.data)
+                    size += len(m.data)
+                    f.write(m.data)
+            if digest.hexdigest() != h["Cw-End"] or size != int(h.get("Cw-Bytes", size)):
+                part.unlink(missing_ok=True)
+                raise FederationError(f"site {site}: the footage arrived damaged (checksum differs)")
+            part.replace(out)
+            return size, digest.hexdigest()
+        finally:
+            await sub.unsubscribe()
+
+    # telling sites -------------------------------------------------------------------------------
+
+    def erase(self, person_id: str, actor: Actor, reason: str, sites: list[str] | None = None) -> str:
+        """Send an erasure to every site (or those named); returns the request's id. Each site confirms
+        with a receipt when it has applied it, however long it was offline."""
+        targets = sites or self.sites
+        for site in targets:
+            self._known(site)
+        request_id = uuid.uuid4().hex
+        with self.db.session() as s:
+            s.add(FedErasure(id=request_id, person_id=person_id, requested_by=actor.name, reason=reason,
+                             created_at=datetime.now(UTC), sites=targets))
+        body = {"request_id": request_id, "person_id": person_id, "user": actor.name, "role": actor.role,
+                "reason": reason}
+        self._run(self._command(targets, "erase", request_id, body), 30.0)
+        return request_id
+
+    async def _command(self, sites: list[str], kind: str, key: str, body: dict[str, Any]) -> None:
+        assert self.js is not None
+        for site in sites:
+            await self.js.publish(subj.command_subject(site, kind), json.dumps(body).encode(),
+                                  headers={subj.MSG_ID: f"central.{kind}.{key}.{site}"})
+
+    def erasure(self, request_id: str) -> dict[str, Any] | None:
+        with self.db.session() as s:
+            req = s.get(FedErasure, request_id)
+            if req is None:
+                return None
+            receipts = {r.site: r.body for r in s.scalars(select(FedRecord).where(
+                FedRecord.kind == "receipt", FedRecord.key == request_id))}
+        confirmed = {site: {k: v for k, v in body.items() if k not in ("receipt",)} | {
+            "receipt_signature": (body.get("receipt") or {}).get("signed", {}).get("signature")}
+            for site, body in receipts.items()}
+        return {"id": req.id, "person_id": req.person_id, "requested_by": req.requested_by, "reason": req.reason,
+                "created_at": req.created_at, "sites": req.sites, "confirmed": confirmed,
+                "pending": [s for s in req.sites if s not in receipts],
+                "complete": all(s in receipts for s in req.sites)}
+
+    def site_rows(self) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            rows = {r.name: r for r in s.scalars(select(FedSite))}
+        out = []
+        for name in self.sites:
+            r = rows.get(name)
+            state = self.links[name]
+            health = state.health or (r.health if r else None) or {}
+            out.append({
+                "name": name, "link": "up" if state.up else "down", "link_error": state.error,
+                "link_changed_at": r.link_changed_at if r else None,
+                "checked_at": datetime.fromtimestamp(state.checked_at, UTC) if state.checked_at else None,
+                "last_message_at": r.last_message_at if r else None, "last_event_at": r.last_event_at if r else None,
+                "applied": r.applied if r else 0, "last_seq": r.last_seq if r else 0,
+                "duplicates": r.duplicates if r else 0, "gaps": r.gaps if r else 0, "rejected": r.rejected if r else 0,
+                "backlog": int((health.get("stream") or {}).get("not_applied", 0)) + int(
+                    health.get("outbox_pending", 0)),
+                "lag_seconds": health.get("lag_seconds"),
+                "cameras": health.get("cameras", []), "cameras_up": health.get("cameras_up", 0)})
+        return out

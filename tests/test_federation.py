@@ -1,0 +1,292 @@
+"""Sites and a central node on real nats-server processes (a hub and a leaf server per site, each on its own
+ports and store directory): store-and-forward through a cut link and a killed central process, repeats,
+credentials, a site posing as another, and erasures for an offline site."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from clearwatch.config import Config
+from clearwatch.events import EventService
+from clearwatch.events.model import Event, EventUpdate
+from clearwatch.events.outbox import Dispatcher
+from clearwatch.federation import CentralNode, FederationError, SiteLink, SiteTransport
+from clearwatch.federation.link import connect
+from clearwatch.federation.subjects import message_id, site_stream, site_subject
+from clearwatch.governance import AuditLog
+from clearwatch.storage import Database, EventRecord
+from clearwatch.storage.models import FedSite
+from tests.support.natsd import Topology, nats_available
+
+pytestmark = pytest.mark.skipif(nats_available() is not None, reason=nats_available() or "")
+SITES = ["north", "south"]
+
+
+class SiteRig:
+    """A site's event service and link, in this process: analytics replaced by a steady producer of events."""
+
+    def __init__(self, root: Path, topo: Topology, name: str):
+        self.config = Config.model_validate({"data_dir": str(root / name), "site": {
+            "name": name, "nats": topo.site_link(name)}})
+        self.db = Database(self.config.database_url)
+        self.db.migrate()
+        self.events = EventService(self.config, self.db)
+        self.link = SiteLink(self.config, self.db, audit=AuditLog(self.db), outbox=self.events.outbox,
+                             health=lambda: [])
+        self.events.dispatchers.append(Dispatcher(self.events.outbox, SiteTransport(self.link), max_backoff=1.0,
+                                                  poll=0.5))
+        self.produced: list[str] = []
+
+    def start(self) -> None:
+        self.link.start()
+        self.events.start()
+
+    def stop(self) -> None:
+        self.events.stop()
+        self.link.stop()
+        self.db.dispose()
+
+    def produce(self, until: float, rate: float = 10.0) -> None:
+        """``rate`` events a second, each a start then an end, until the monotonic clock passes ``until``."""
+        i = 0
+        while time.monotonic() < until:
+            t = time.time()
+            ev = Event(camera="gate", kind="object", label="person", start=t, score=0.9, track_id=i)
+            self.events.on_event(EventUpdate("start", ev), None)
+            ev.end = t + 0.05
+            self.events.on_event(EventUpdate("end", ev), None)
+            self.produced.append(ev.id)
+            i += 1
+            time.sleep(max(0.0, 1.0 / rate - (time.time() - t)))
+
+
+@pytest.fixture
+def topo(tmp_path: Path) -> Iterator[Topology]:
+    t = Topology(tmp_path / "nats", SITES)
+    t.start()
+    yield t
+    t.stop()
+
+
+def central_yaml(root: Path, topo: Topology, web_port: int | None = None) -> Path:
+    cfg = {"data_dir": str(root / "central"), "central": topo.central_section(),
+           "web": {"enabled": web_port is not None, "port": web_port or 0}, "logging": {"level": "info"}}
+    path = root / "central.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def start_central(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "clearwatch", "central", str(config)], stdout=out,
+                                stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_for(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def central_rows(db: Database) -> dict[str, EventRecord]:
+    with db.session() as s:
+        return {r.id: r for r in s.scalars(select(EventRecord))}
+
+
+def test_link_cut_and_killed_central_lose_and_repeat_nothing(topo: Topology, tmp_path: Path) -> None:
+    rigs = {name: SiteRig(tmp_path, topo, name) for name in SITES}
+    for rig in rigs.values():
+        rig.start()
+    cfg_path = central_yaml(tmp_path, topo)
+    log = tmp_path / "central.log"
+    central = start_central(cfg_path, log)
+    cdb = Database(Config.model_validate(yaml.safe_load(cfg_path.read_text())).database_url)
+    try:
+        until = time.monotonic() + 60.0  # both sites produce 10 events/s for a minute, whatever happens
+        producers = [threading.Thread(target=r.produce, args=(until,)) for r in rigs.values()]
+        for p in producers:
+            p.start()
+        time.sleep(10)
+        topo.hub.stop()  # the link is cut: sites keep recording into their own streams
+        time.sleep(20)
+        topo.hub.start()
+        time.sleep(8)
+        central.send_signal(signal.SIGKILL)  # killed mid-apply of the backlog
+        central.wait(10)
+        central = start_central(cfg_path, log)
+        for p in producers:
+            p.join()
+
+        def all_there() -> bool:
+            try:
+                have = central_rows(cdb)
+            except Exception:
+                return False
+            return all(eid in have and have[eid].end is not None for r in rigs.values() for eid in r.produced)
+
+        wait_for(all_there, 90, "every site's events at the central node")
+        have = central_rows(cdb)
+        for name, rig in rigs.items():
+            assert len(rig.produced) >= 500, "the producer fell behind"
+            mine = {eid: r for eid, r in have.items() if r.site == name}
+            assert set(mine) == set(rig.produced), f"{name}: events missing or foreign"
+            with rig.db.session() as s:
+                local = {r.id: r for r in s.scalars(select(EventRecord))}
+            assert all(mine[e].end == local[e].end and mine[e].track_id == local[e].track_id for e in mine)
+        with cdb.session() as s:
+            sites = {r.name: r for r in s.scalars(select(FedSite))}
+        for name in SITES:
+            # every message of the site's stream applied once, in order: no gap, nothing refused
+            assert sites[name].gaps == 0 and sites[name].rejected == 0, log.read_text()[-3000:]
+            assert sites[name].applied == sites[name].last_seq
+        # applied in the site's order: each event's row was last written by a later message than the one before
+        ordered = [have[e].version or 0 for e in rigs["north"].produced]
+        assert ordered == sorted(ordered) and len(set(ordered)) == len(ordered)
+    finally:
+        central.send_signal(signal.SIGTERM)
+        central.wait(20)
+        for rig in rigs.values():
+            rig.stop()
+        cdb.dispose()
+
+
+def test_repeats_credentials_and_a_site_posing_as_another(topo: Topology, tmp_path: Path) -> None:
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import NoStreamResponseError
+
+    ccfg = Config.model_validate(yaml.safe_load(central_yaml(tmp_path, topo).read_text()))
+    cdb = Database(ccfg.database_url)
+    cdb.migrate()
+    node = CentralNode(ccfg, cdb)
+    node.start()
+    south = Config.model_validate({"site": {"name": "south", "nats": topo.site_link("south")}})
+    assert south.site.nats is not None
+
+    async def scenario() -> dict[str, object]:
+        out: dict[str, object] = {}
+        wrong = south.site.nats.model_copy(update={"password": "guess"})  # type: ignore[union-attr]
+        try:
+            await connect(wrong, name="wrong")
+        except FederationError as exc:
+            out["wrong"] = str(exc)
+        nc = await connect(south.site.nats, name="south")  # type: ignore[arg-type]
+        js = nc.jetstream()
+        from nats.js.api import StreamConfig
+
+        await js.add_stream(StreamConfig(name=site_stream("south"), subjects=["cw.site.south.>"]))
+        body = {"site": "south", "type": "start", "event": {"id": "s-1", "camera": "gate", "kind": "object",
+                                                              "label": "car", "start": 1.8e9}}
+        headers = {"Nats-Msg-Id": message_id("south", "event", "s-1", json.dumps(body).encode())}
+        acks = [await js.publish(site_subject("south", "event"), json.dumps(body).encode(), headers=headers)
+                for _ in range(2)]  # published twice (a retry after a lost acknowledgement)
+        out["dup"] = [bool(a.duplicate) for a in acks]
+        forged = {**body, "site": "north", "event": {**body["event"], "id": "n-forged"}}  # type: ignore[dict-item]
+        await js.publish(site_subject("south", "event"), json.dumps(forged).encode(),
+                         headers={"Nats-Msg-Id": "forged"})
+        try:  # north's subjects: south's server has no stream for them
+            await js.publish(site_subject("north", "event"), b"{}", timeout=2)
+            out["north_subject"] = "accepted"
+        except (NoRespondersError, NoStreamResponseError):
+            out["north_subject"] = "no responders"
+        try:  # north's stream, through south's leaf: its permissions do not reach it
+            await nc.jetstream(domain="site-north", timeout=2).stream_info(site_stream("north"))
+            out["north_stream"] = "read"
+        except (NatsTimeout, NoRespondersError, Exception) as exc:
+            out["north_stream"] = type(exc).__name__
+        try:
+            await nc.request("cw.req.north.ping", b"{}", timeout=2)
+            out["north_ping"] = "answered"
+        except (NoRespondersError, NatsTimeout) as exc:
+            out["north_ping"] = type(exc).__name__
+        await nc.close()
+        return out
+
+    try:
+        out = asyncio.run(scenario())
+        assert "refused the credentials" in str(out["wrong"]) and "user 'clearwatch'" in str(out["wrong"])
+        assert out["dup"] == [False, True]
+        assert out["north_subject"] == "no responders" and out["north_stream"] != "read"
+        assert out["north_ping"] != "answered"
+
+        def applied() -> bool:
+            with cdb.session() as s:
+                row = s.get(FedSite, "south")
+                return row is not None and row.last_seq >= 2
+        wait_for(applied, 20, "south's messages at the central node")
+        with cdb.session() as s:
+            rows = list(s.scalars(select(EventRecord)))
+            south_row = s.get(FedSite, "south")
+            assert south_row is not None
+            assert [r.id for r in rows] == ["s-1"] and rows[0].site == "south"  # once; the forgery refused
+            assert south_row.rejected == 1 and south_row.applied >= 1
+    finally:
+        node.stop()
+        cdb.dispose()
+
+
+def test_erasure_waits_for_an_offline_site(topo: Topology, tmp_path: Path) -> None:
+    from clearwatch.governance.audit import Actor
+    from clearwatch.storage.models import Person
+
+    rigs = {name: SiteRig(tmp_path, topo, name) for name in SITES}
+    now = __import__("datetime").datetime.now(__import__("datetime").UTC)
+    for rig in rigs.values():
+        with rig.db.session() as s:
+            s.add(Person(id=f"p-{rig.config.site.name}", name="Ada", external_ref="E-1", tags=[], watchlists=[],
+                         legal_basis="staff", enrolled_by="hr", created_at=now, updated_at=now))
+        rig.link.registry = _registry_for(rig)
+        rig.start()
+    ccfg = Config.model_validate(yaml.safe_load(central_yaml(tmp_path, topo).read_text()))
+    cdb = Database(ccfg.database_url)
+    cdb.migrate()
+    node = CentralNode(ccfg, cdb)
+    node.start()
+    try:
+        wait_for(lambda: all(node.links[s].up for s in SITES), 20, "both sites linked")
+        topo.sites["south"].stop()  # south is offline
+        wait_for(lambda: not node.links["south"].up, 10, "south seen offline")
+        request = node.erase("E-1", Actor("dpo", "admin"), "subject asked to be forgotten (ref 42)")
+        wait_for(lambda: "north" in node.erasure(request)["confirmed"], 20, "north's receipt")  # type: ignore[index]
+        status = node.erasure(request)
+        assert status is not None and status["pending"] == ["south"] and not status["complete"]
+        time.sleep(3)
+        topo.sites["south"].start()
+        wait_for(lambda: node.erasure(request)["complete"], 60, "south's receipt once back")  # type: ignore[index]
+        status = node.erasure(request)
+        assert status is not None
+        for name, rig in rigs.items():
+            got = status["confirmed"][name]
+            assert [e["person_id"] for e in got["erased"]] == [f"p-{name}"]
+            with rig.db.session() as s:
+                assert s.get(Person, f"p-{name}") is None
+    finally:
+        node.stop()
+        for rig in rigs.values():
+            rig.stop()
+        cdb.dispose()
+
+
+def _registry_for(rig: SiteRig):  # type: ignore[no-untyped-def]
+    """A face registry over the site's database (no face model needed to erase)."""
+    from clearwatch.identity import FaceRegistry
+    from clearwatch.identity.crypto import Cipher
+
+    reg = FaceRegistry(rig.db, Cipher(os.urandom(32)))
+    return lambda: reg
