@@ -82,7 +82,7 @@ class ArmRequest(BaseModel):
 
 
 def _visible(p: Principal, a: Alarm | None) -> Alarm:
-    if a is None or (a.camera is not None and not p.sees(a.camera)):
+    if a is None or (a.camera is not None and not p.sees(a.camera)) or not p.sees_site(a.site):
         raise HTTPException(404, "no such alarm")
     return a
 
@@ -94,7 +94,9 @@ def list_alarms(request: Request, state: StateFilter = "open", limit: int = Quer
     c = ctx(request)
     allowed = p.cameras(c.cameras)
     cameras = None if len(allowed) == len(c.cameras) and p.user.cameras is None else allowed
-    return [alarm_out(a, p) for a in c.alarms.store.queue(state, cameras, limit, as_utc(before))]
+    # at the central node alarms come from sites: a user limited to some sites sees theirs
+    return [alarm_out(a, p) for a in c.alarms.store.queue(state, cameras, limit, as_utc(before))
+            if p.sees_site(a.site)]
 
 
 @router.get("/alarms/{alarm_id}", response_model=AlarmOut)
