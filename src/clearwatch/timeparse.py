@@ -45,3 +45,8 @@ def fmt_time(t: datetime | None) -> str:
     if t is None:
         return "-"
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") + "Z"
+
+
+def json_default(v: object) -> str:
+    """``json.dumps``'s ``default`` for what Clearwatch sends: datetimes in ISO 8601, anything else as text."""
+    return v.isoformat() if isinstance(v, datetime) else str(v)

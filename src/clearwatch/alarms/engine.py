@@ -22,6 +22,7 @@ from clearwatch.sources.health import HealthSnapshot
 from clearwatch.storage import Database, Message, OutboxStore
 from clearwatch.storage.alarms import AlarmStore, ArmingStore, Raised, alarm_dict
 from clearwatch.storage.models import Alarm
+from clearwatch.timeparse import json_default
 
 log = logging.getLogger(__name__)
 AlarmListener = Callable[[str, dict[str, Any]], None]  # (what happened: new|repeat|ack|close|escalated, alarm)
@@ -242,9 +243,4 @@ class AlarmEngine:
                 listener(what, data)
             except Exception:
                 log.exception("alarm listener failed")
-
-
-def json_default(v: object) -> str:
-    """How an alarm's times are written in JSON (MQTT, webhooks, the console's stream)."""
-    return v.isoformat() if isinstance(v, datetime) else str(v)
 

@@ -50,18 +50,29 @@ class Applied:
     duplicates: int = 0
     rejected: int = 0
     gaps: int = 0
-    sites: set[str] = field(default_factory=set)
-    events: list[tuple[str, str, str]] = field(default_factory=list)  # (site, event id, update type) applied
 
 
-def _event_id(msg: Incoming) -> str | None:
-    """The event a message is about, for the batch's one lookup (a message that does not parse is refused later)."""
-    if not msg.subject.endswith(".event"):
-        return None
+@dataclass
+class _Batch:
+    """One transaction's view of the events it touches: one query for those that exist, one insert for the rest."""
+
+    known: dict[str, tuple[str | None, int | None]]  # event id → (site, version) in the database or this batch
+    new: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows to insert, at their latest state
+
+
+def _parse(msg: Incoming) -> dict[str, Any] | ValueError:
     try:
-        return str(json.loads(msg.data)["event"]["id"])
-    except (ValueError, KeyError, TypeError):
+        body = json.loads(msg.data)
+    except ValueError as exc:
+        return exc
+    return body if isinstance(body, dict) else ValueError("the message is not a JSON object")
+
+
+def _event_id(msg: Incoming, body: dict[str, Any] | ValueError) -> str | None:
+    if not msg.subject.endswith(".event") or isinstance(body, ValueError):
         return None
+    ev = body.get("event")
+    return str(ev["id"]) if isinstance(ev, dict) and "id" in ev else None
 
 
 def safe_relative(path: str) -> PurePosixPath | None:
@@ -83,23 +94,20 @@ class Applier:
         self.db = db
         self.snapshots_dir = snapshots_dir
         self.sites = set(sites)
-        self._known: dict[str, tuple[str | None, int | None]] = {}  # this batch's events: id → (site, version)
-        self._new: dict[str, dict[str, Any]] = {}
 
     def apply(self, batch: Sequence[Incoming]) -> Applied:
         out = Applied()
         now = datetime.now(UTC)
+        bodies = [_parse(m) for m in batch]
         with self.db.session() as s:
             rows = {r.name: r for r in s.scalars(select(FedSite))}
-            # one query for the batch's events that exist already, one insert for those that do not
-            ids = [i for i in (_event_id(m) for m in batch) if i]
-            self._known = {r.id: (r.site, r.version) for r in s.execute(
-                select(EventRecord.id, EventRecord.site, EventRecord.version).where(EventRecord.id.in_(ids)))}
-            self._new = {}
-            for msg in batch:
-                self._one(s, msg, rows, out, now)
-            if self._new:
-                s.execute(insert(EventRecord), list(self._new.values()))
+            ids = [i for i in (_event_id(m, b) for m, b in zip(batch, bodies, strict=True)) if i]
+            events = _Batch({r.id: (r.site, r.version) for r in s.execute(
+                select(EventRecord.id, EventRecord.site, EventRecord.version).where(EventRecord.id.in_(ids)))})
+            for msg, body in zip(batch, bodies, strict=True):
+                self._one(s, msg, body, rows, events, out, now)
+            if events.new:
+                s.execute(insert(EventRecord), list(events.new.values()))
             last = max((m.position for m in batch), default=0)
             if last:
                 pos = s.get(Setting, POSITION)
@@ -115,7 +123,8 @@ class Applier:
             pos = s.get(Setting, POSITION)
             return int(pos.value) if pos is not None else 0
 
-    def _one(self, s: Session, msg: Incoming, rows: dict[str, FedSite], out: Applied, now: datetime) -> None:
+    def _one(self, s: Session, msg: Incoming, body: dict[str, Any] | ValueError, rows: dict[str, FedSite],
+             events: _Batch, out: Applied, now: datetime) -> None:
         where = parse_site_subject(msg.subject)
         source = parse_source(msg.headers.get(SOURCE))
         if where is None or where.site not in self.sites or source is None or source[0] != site_stream(where.site):
@@ -143,77 +152,64 @@ class Applier:
         row.last_seq = seq
         row.last_message_at = now
         try:
-            body = json.loads(msg.data)
-            version = seq
-            if not isinstance(body, dict) or body.get("site") != site:
-                raise ValueError(f"the message names site {body.get('site') if isinstance(body, dict) else None!r}")
-            ok = self._kind(s, site, where.kind, version, body, now, out)
+            if isinstance(body, ValueError):
+                raise body
+            if body.get("site") != site:
+                raise ValueError(f"the message names site {body.get('site')!r}")
+            self._kind(s, row, where.kind, seq, body, events, now)
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             log.warning("rejected %s (sequence %d): %s", msg.subject, seq, exc)
-            ok = False
-        if ok:
-            row.applied += 1
-            out.applied += 1
-            out.sites.add(site)
-            if where.kind == "event":
-                row.last_event_at = now
-        else:
             row.rejected += 1
             out.rejected += 1
+            return
+        row.applied += 1
+        out.applied += 1
+        if where.kind == "event":
+            row.last_event_at = now
 
-    def _kind(self, s: Session, site: str, kind: str, version: int, body: dict[str, Any], now: datetime,
-              out: Applied) -> bool:
+    def _kind(self, s: Session, row: FedSite, kind: str, seq: int, body: dict[str, Any], events: _Batch,
+              now: datetime) -> None:
+        """Apply one message of ``kind``; its site-stream sequence is the version of what it writes."""
+        site = row.name
         if kind == "event":
-            return self._event(s, site, version, body, now, out)
-        if kind == "alarm":
-            return self._alarm(s, site, body["alarm"])
-        if kind == "snapshot":
-            return self._snapshot(site, body)
-        if kind in RECORD_KINDS:
+            self._event(s, site, seq, body["event"], events, now)
+        elif kind == "alarm":
+            self._alarm(s, site, body["alarm"])
+        elif kind == "snapshot":
+            self._snapshot(site, body)
+        elif kind in RECORD_KINDS:
             key = str(body["key"])[:128]
             rec = s.scalar(select(FedRecord).where(FedRecord.site == site, FedRecord.kind == kind,
                                                    FedRecord.key == key))
             if rec is None:
-                s.add(FedRecord(site=site, kind=kind, key=key, version=version, body=body, received_at=now))
-            elif version > rec.version:
-                rec.version, rec.body, rec.received_at = version, body, now
+                s.add(FedRecord(site=site, kind=kind, key=key, version=seq, body=body, received_at=now))
+            elif seq > rec.version:
+                rec.version, rec.body, rec.received_at = seq, body, now
             if kind == "health":
-                site_row = s.get(FedSite, site)
-                if site_row is not None:
-                    site_row.health = body
-            return True
-        raise ValueError(f"unknown kind {kind!r}")
+                row.health = body
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
 
-    def _event(self, s: Session, site: str, version: int, body: dict[str, Any], now: datetime,
-               out: Applied) -> bool:
-        ev = body["event"]
+    def _event(self, s: Session, site: str, version: int, ev: dict[str, Any], events: _Batch, now: datetime) -> None:
         values = event_values(ev, now)
         values["snapshot"] = _site_path(site, values["snapshot"])
         values["face_snapshot"] = _site_path(site, values["face_snapshot"])
         data = dict(values["data"] or {})
-        for key in ("plate_snapshot",):
-            if isinstance(data.get(key), str):
-                data[key] = _site_path(site, data[key])
+        if isinstance(data.get("plate_snapshot"), str):
+            data["plate_snapshot"] = _site_path(site, data["plate_snapshot"])
         values["data"] = data
         eid = str(ev["id"])
-        known = self._known.get(eid)
-        if known is None:
-            self._new[eid] = {"id": eid, "site": site, "version": version, **values}
-            self._known[eid] = (site, version)
-        elif known[0] != site:
+        known = events.known.get(eid)
+        if known is not None and known[0] != site:
             raise ValueError(f"event {eid} belongs to site {known[0]!r}")
-        elif (known[1] or 0) >= version:
-            return True  # an older state of it than the one we have
-        elif eid in self._new:  # first seen in this batch: the insert carries its latest state
-            self._new[eid] = {"id": eid, "site": site, "version": version, **values}
-            self._known[eid] = (site, version)
+        if known is not None and (known[1] or 0) >= version:
+            return  # an older state of it than the one we have
+        if known is None or eid in events.new:  # the batch's insert carries its latest state
+            events.new[eid] = {"id": eid, "site": site, "version": version, **values}
         else:
             s.execute(update(EventRecord).where(EventRecord.id == eid).values(version=version, **values))
-            self._known[eid] = (site, version)
-        out.events.append((site, str(ev["id"]), str(body.get("type"))))
-        return True
-
-    def _alarm(self, s: Session, site: str, alarm: dict[str, Any]) -> bool:
+        events.known[eid] = (site, version)
+    def _alarm(self, s: Session, site: str, alarm: dict[str, Any]) -> None:
         values = {k: v for k, v in alarm.items() if k in Alarm.__table__.columns}
         for k in ALARM_TIMES:
             if isinstance(values.get(k), str):
@@ -228,9 +224,8 @@ class Applier:
         else:
             for k, v in values.items():
                 setattr(row, k, v)
-        return True
 
-    def _snapshot(self, site: str, body: dict[str, Any]) -> bool:
+    def _snapshot(self, site: str, body: dict[str, Any]) -> None:
         rel = safe_relative(str(body["path"]))
         if rel is None:
             raise ValueError(f"picture path {body['path']!r} leaves the site's folder")
@@ -238,4 +233,3 @@ class Applier:
         from clearwatch.events.service import write_atomic
 
         write_atomic(self.snapshots_dir / "sites" / site / rel, data)
-        return True

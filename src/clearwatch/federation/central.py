@@ -10,7 +10,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +20,8 @@ from sqlalchemy import select
 from clearwatch.config import Config
 from clearwatch.config.federation import CentralConfig, site_domain
 from clearwatch.federation import subjects as subj
-from clearwatch.federation.apply import Applied, Applier, Incoming
-from clearwatch.federation.link import FederationError, LoopThread, SiteOffline, connect
+from clearwatch.federation.apply import Applier, Incoming
+from clearwatch.federation.link import FederationError, LoopThread, SiteOffline, connect, ensure_stream
 from clearwatch.governance.audit import Actor
 from clearwatch.storage import Database
 from clearwatch.storage.models import FedErasure, FedRecord, FedSite
@@ -52,11 +51,9 @@ class CentralNode:
         self.sites = list(self.central.sites)
         self.applier = Applier(db, config.snapshots_dir, self.sites)
         self.links: dict[str, LinkState] = {s: LinkState() for s in self.sites}
-        self.listeners: list[Callable[[Applied], None]] = []
         self.loop: LoopThread | None = None
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
-        self.totals = Applied()
         self._tasks: list[asyncio.Future[Any]] = []
         self._stopping = False
 
@@ -81,21 +78,9 @@ class CentralNode:
 
     def stop(self) -> None:
         self._stopping = True
-        if self.loop is None:
-            return
-        try:
-            self.loop.run(self._close(), timeout=5)
-        except Exception as exc:
-            log.debug("closing the central link: %s", exc)
-        self.loop.stop()
-        self.loop = None
-
-    async def _close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.nc is not None and not self.nc.is_closed:
-            await self.nc.close()
+        if self.loop is not None:
+            self.loop.shutdown(self._tasks, self.nc, "the central link")
+            self.loop = None
 
     async def _ensure_streams(self) -> None:
         from nats.js.api import (
@@ -107,7 +92,6 @@ class CentralNode:
             StreamConfig,
             StreamSource,
         )
-        from nats.js.errors import NotFoundError
 
         assert self.js is not None
         sources = [StreamSource(name=subj.site_stream(s), external=ExternalStream(
@@ -120,11 +104,7 @@ class CentralNode:
                          description="what the central node tells sites"),
         ]
         for cfg in streams:
-            try:
-                await self.js.stream_info(str(cfg.name))
-                await self.js.update_stream(cfg)
-            except NotFoundError:
-                await self.js.add_stream(cfg)
+            await ensure_stream(self.js, cfg)
         # each site's takes its own commands (made here, so a site's credentials need not allow creating
         # consumers on the central server)
         for s in self.sites:
@@ -179,7 +159,7 @@ class CentralNode:
                 continue
             batch = [Incoming(m.subject, dict(m.headers or {}), m.data, m.metadata.sequence.stream) for m in msgs]
             try:
-                result = await loop.run_in_executor(None, self.applier.apply, batch)
+                await loop.run_in_executor(None, self.applier.apply, batch)
                 await msgs[-1].ack()  # acknowledges the whole batch (AckPolicy.ALL), after it is committed
             except asyncio.CancelledError:
                 raise
@@ -188,46 +168,33 @@ class CentralNode:
                 sub = None
                 await asyncio.sleep(2.0)
                 continue
-            self._count(result)
-
-    def _count(self, result: Applied) -> None:
-        t = self.totals
-        t.applied += result.applied
-        t.duplicates += result.duplicates
-        t.rejected += result.rejected
-        t.gaps += result.gaps
-        for listener in self.listeners:
-            try:
-                listener(result)
-            except Exception:
-                log.exception("central listener failed")
 
     # links ---------------------------------------------------------------------------------------
 
     async def _ping_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
-            await asyncio.gather(*(self._ping(s) for s in self.sites), return_exceptions=True)
+            try:
+                applied = await loop.run_in_executor(None, self._applied_seqs)
+                await asyncio.gather(*(self._ping(s, applied.get(s, 0)) for s in self.sites))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is down: the next round tries again
+                log.warning("central node: checking the sites' links: %s", exc)
             await asyncio.sleep(self.central.ping_interval)
 
-    async def _ping(self, site: str) -> dict[str, Any]:
-        from nats.errors import NoRespondersError
-        from nats.errors import TimeoutError as NatsTimeout
-
-        assert self.nc is not None
-        state = self.links[site]
+    def _applied_seqs(self) -> dict[str, int]:
         with self.db.session() as s:
-            row = s.get(FedSite, site)
-            applied = row.last_seq if row else 0
+            return {r.name: r.last_seq for r in s.scalars(select(FedSite))}
+
+    async def _ping(self, site: str, applied: int) -> None:
+        """Is the site there? It hears how much of its stream we have applied (its backlog and lag alarm), we
+        hear its health."""
+        state = self.links[site]
         try:
-            reply = await self.nc.request(subj.request_subject(site, "ping"),
-                                          json.dumps({"applied_seq": applied}).encode(), timeout=2.0)
-            health = json.loads(reply.data)
+            health: dict[str, Any] | None = json.loads(await self._ask(site, "ping", {"applied_seq": applied}, 2.0))
             up, error = True, None
-        except NoRespondersError:
-            health, up, error = None, False, "no responders: the site's link or its Clearwatch is down"
-        except NatsTimeout:
-            health, up, error = None, False, "no answer within 2 s"
-        except Exception as exc:
+        except Exception as exc:  # offline, an error it answered with, or our own connection gone
             health, up, error = None, False, str(exc) or type(exc).__name__
         changed = up != state.up
         state.up, state.error, state.checked_at = up, error, time.time()
@@ -236,9 +203,6 @@ class CentralNode:
         await asyncio.get_running_loop().run_in_executor(None, self._store_link, site, state, changed)
         if changed:
             log.info("site %s: link %s%s", site, "up" if up else "down", f" ({error})" if error else "")
-        if not up:
-            raise SiteOffline(f"site {site} is offline: {error}")
-        return health or {}
 
     def _store_link(self, site: str, state: LinkState, changed: bool) -> None:
         now = datetime.now(UTC)
@@ -260,11 +224,6 @@ class CentralNode:
             raise FederationError("the central node is not connected to its NATS server")
         return self.loop.run(coro, timeout)
 
-    def ping(self, site: str) -> dict[str, Any]:
-        self._known(site)
-        result: dict[str, Any] = self._run(self._ping(site), 5.0)
-        return result
-
     def _known(self, site: str) -> None:
         if site not in self.central.sites:
             raise FederationError(f"no site {site!r} (sites: {', '.join(self.sites) or 'none'})")
@@ -275,18 +234,20 @@ class CentralNode:
         data: bytes = self._run(self._ask(site, "snapshot", body), self.central.request_timeout + 1)
         return data
 
-    async def _ask(self, site: str, what: str, body: dict[str, Any]) -> bytes:
+    async def _ask(self, site: str, what: str, body: dict[str, Any], timeout: float | None = None) -> bytes:
         from nats.errors import NoRespondersError
         from nats.errors import TimeoutError as NatsTimeout
 
         assert self.nc is not None
+        timeout = timeout or self.central.request_timeout
         try:
             reply = await self.nc.request(subj.request_subject(site, what), json.dumps(body).encode(),
-                                          timeout=self.central.request_timeout)
+                                          timeout=timeout)
         except NoRespondersError:
-            raise SiteOffline(f"site {site} is offline (no responders)") from None
+            raise SiteOffline(f"site {site} is offline (no responders: its link or its Clearwatch is down)"
+                              ) from None
         except NatsTimeout:
-            raise SiteOffline(f"site {site} did not answer within {self.central.request_timeout:.0f} s") from None
+            raise SiteOffline(f"site {site} did not answer within {timeout:.0f} s") from None
         if reply.data[:1] == b"{":
             err = json.loads(reply.data).get("error")
             if err:

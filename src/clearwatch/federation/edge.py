@@ -10,7 +10,6 @@ live picture) are answered at once, and a site that is down simply does not answ
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import tempfile
@@ -23,11 +22,12 @@ from clearwatch.config import Config
 from clearwatch.config.federation import SiteLinkConfig
 from clearwatch.events.outbox import TransientError
 from clearwatch.federation import subjects as subj
-from clearwatch.federation.link import FederationError, LoopThread, connect
-from clearwatch.federation.messages import TARGET, json_default, site_message
+from clearwatch.federation.link import FederationError, LoopThread, connect, ensure_stream
+from clearwatch.federation.messages import TARGET, site_message
 from clearwatch.governance.audit import Actor, AuditLog
-from clearwatch.sources.health import HealthSnapshot
+from clearwatch.sources.health import CameraState, HealthSnapshot
 from clearwatch.storage import Database, OutboxMessage, OutboxStore
+from clearwatch.timeparse import json_default
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -84,7 +84,6 @@ class SiteLink:
         self.js: JetStreamContext | None = None
         self.error: str | None = None
         self.applied_seq = 0  # what the central node says it has applied of our stream
-        self.central_seen_at: float | None = None
         self._tasks: list[asyncio.Future[Any]] = []
         self._stopping = False
 
@@ -97,20 +96,8 @@ class SiteLink:
 
     def stop(self) -> None:
         self._stopping = True
-        if self.loop is None:
-            return
-        try:
-            self.loop.run(self._close(), timeout=5)
-        except Exception as exc:
-            log.debug("closing the site link: %s", exc)
-        self.loop.stop()
-
-    async def _close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.nc is not None and not self.nc.is_closed:
-            await self.nc.close()
+        if self.loop is not None:
+            self.loop.shutdown(self._tasks, self.nc, "the site link")
 
     async def _main(self) -> None:
         delay = 1.0
@@ -136,18 +123,12 @@ class SiteLink:
 
     async def _ensure_stream(self) -> None:
         from nats.js.api import DiscardPolicy, StorageType, StreamConfig
-        from nats.js.errors import NotFoundError
 
         assert self.js is not None
-        cfg = StreamConfig(name=self.stream, subjects=[f"cw.site.{self.site}.>"], storage=StorageType.FILE,
-                           max_age=self.link.stream_max_age, max_bytes=self.link.stream_max_bytes,
-                           discard=DiscardPolicy.OLD, duplicate_window=600.0,
-                           description=f"what site {self.site} tells the central node")
-        try:
-            await self.js.stream_info(self.stream)
-            await self.js.update_stream(cfg)
-        except NotFoundError:
-            await self.js.add_stream(cfg)
+        await ensure_stream(self.js, StreamConfig(
+            name=self.stream, subjects=[f"cw.site.{self.site}.>"], storage=StorageType.FILE,
+            max_age=self.link.stream_max_age, max_bytes=self.link.stream_max_bytes, discard=DiscardPolicy.OLD,
+            duplicate_window=600.0, description=f"what site {self.site} tells the central node"))
 
     # publishing (the outbox's transport) -----------------------------------------------------------
 
@@ -185,7 +166,6 @@ class SiteLink:
     async def _ping(self, body: dict[str, Any]) -> dict[str, Any]:
         if isinstance(body.get("applied_seq"), int):
             self.applied_seq = body["applied_seq"]
-            self.central_seen_at = time.time()
         return await self._health_body()
 
     async def _health_body(self) -> dict[str, Any]:
@@ -204,11 +184,12 @@ class SiteLink:
                 if oldest.time is not None:
                     lag_age = max(0.0, time.time() - oldest.time.timestamp())
         return {"site": self.site, "key": "health", "time": time.time(), "cameras": cams,
-                "cameras_up": sum(1 for c in cams if c["state"] in ("recording", "streaming", "ok", "connected")),
+                "cameras_up": sum(1 for c in cams if c["state"] == CameraState.STREAMING),
                 "outbox_pending": pending, "stream": stream, "lag_seconds": round(lag_age, 1),
                 "max_age": self.link.stream_max_age}
 
     async def _export(self, msg: Msg, body: dict[str, Any]) -> None:
+        from clearwatch.analytics.detectors.models import sha256_file
         from clearwatch.recording import export_range
         from clearwatch.storage import HoldStore, SegmentIndex
         from clearwatch.timeparse import parse_time
@@ -218,26 +199,27 @@ class SiteLink:
             raise FederationError(f"site {self.site} has no camera {camera!r}")
         t0, t1 = parse_time(str(body["start"])), parse_time(str(body["end"]))
         actor = central_actor(body)
+        loop = asyncio.get_running_loop()
+        assert self.nc is not None and msg.reply
         with tempfile.TemporaryDirectory(prefix="cw-central-export-") as tmp:
             out = Path(tmp) / f"{camera}.mp4"
-            loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, lambda: export_range(
                 self.config.recordings_dir, SegmentIndex(self.db), HoldStore(self.db), camera, t0, t1, out,
                 requested_by=actor.name))
-            data = out.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        await loop.run_in_executor(None, lambda: self.audit.append(
-            actor, "footage.export", camera, {"start": t0.isoformat(), "end": t1.isoformat(), "bytes": len(data),
-                                              "sha256": digest, "to": "central"},
-            justification=str(body.get("why") or "")))
-        assert self.nc is not None and msg.reply
-        parts = max(1, -(-len(data) // CHUNK))
-        for i in range(parts):
-            await self.nc.publish(msg.reply, data[i * CHUNK:(i + 1) * CHUNK],
-                                  headers={"Cw-Part": str(i), "Cw-Parts": str(parts)})
-            if i % 16 == 15:
-                await self.nc.flush()
-        await self.nc.publish(msg.reply, b"", headers={"Cw-End": digest, "Cw-Bytes": str(len(data))})
+            size, digest = out.stat().st_size, await loop.run_in_executor(None, sha256_file, out)
+            # on the record before it leaves
+            await loop.run_in_executor(None, lambda: self.audit.append(
+                actor, "footage.export", camera, {"start": t0.isoformat(), "end": t1.isoformat(), "bytes": size,
+                                                  "sha256": digest, "to": "central"},
+                justification=str(body.get("why") or "")))
+            parts = max(1, -(-size // CHUNK))
+            with out.open("rb") as f:  # piece by piece: an hour of 4K need not sit in memory
+                for i in range(parts):
+                    await self.nc.publish(msg.reply, f.read(CHUNK), headers={"Cw-Part": str(i),
+                                                                             "Cw-Parts": str(parts)})
+                    if i % 16 == 15:
+                        await self.nc.flush()
+        await self.nc.publish(msg.reply, b"", headers={"Cw-End": digest, "Cw-Bytes": str(size)})
 
     async def _snapshot(self, msg: Msg, body: dict[str, Any]) -> None:
         camera = str(body["camera"])

@@ -15,6 +15,8 @@ from clearwatch.errors import ClearwatchError
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
+    from nats.js import JetStreamContext
+    from nats.js.api import StreamConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +47,21 @@ class LoopThread:
     def submit(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop), loop=self.loop)
 
+    def shutdown(self, tasks: list[asyncio.Future[Any]], nc: Client | None, what: str) -> None:
+        """Cancel ``tasks``, close ``nc`` and stop the loop (from any other thread)."""
+        async def close() -> None:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if nc is not None and not nc.is_closed:
+                await nc.close()
+
+        try:
+            self.run(close(), timeout=5)
+        except Exception as exc:
+            log.debug("closing %s: %s", what, exc)
+        self.stop()
+
     def stop(self) -> None:
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -72,6 +89,17 @@ def explain(conn: NatsConnection, errors: list[Exception], exc: BaseException | 
         return f"NATS at {conn.url} does not allow {who} this: {text.strip()}"
     first = next((e for e in errors), exc)
     return f"cannot reach NATS at {conn.url}: {first or 'no server answered'}"
+
+
+async def ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
+    """Create the stream, or bring an existing one to ``cfg`` (limits and sources may have changed)."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        await js.stream_info(str(cfg.name))
+        await js.update_stream(cfg)
+    except NotFoundError:
+        await js.add_stream(cfg)
 
 
 async def connect(conn: NatsConnection, *, name: str, inbox: str | None = None,

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
 from typing import Any
 
 from clearwatch.config import Config
 from clearwatch.storage.events import Message
+from clearwatch.timeparse import json_default
 
 TARGET = "nats"
-
-
-def json_default(v: object) -> str:
-    return v.isoformat() if isinstance(v, datetime) else str(v)
 
 
 def site_message(config: Config, kind: str, key: str, body: dict[str, Any]) -> list[Message]:

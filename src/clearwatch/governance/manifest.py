@@ -4,7 +4,6 @@ written beside the file as ``<file>.manifest.json``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -13,24 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from clearwatch import __version__
+from clearwatch.analytics.detectors.models import sha256_file
 from clearwatch.governance.signing import Signer, check_document
 from clearwatch.timeparse import iso_z
 
 FORMAT = "clearwatch-export/1"
 SUFFIX = ".manifest.json"
-CHUNK = 4 << 20
 
 
 def manifest_path(video: Path) -> Path:
     return video.with_name(video.name + SUFFIX)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 

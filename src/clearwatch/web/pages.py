@@ -37,7 +37,8 @@ def _render(request: Request, template: str, p: Principal | None, page: str, tit
     perms = {perm.value for perm in Perm if p and p.can(perm)}
     central = ctx(request).central is not None
     # the central node has no cameras of its own (live view is per site); a site has no sites page
-    nav = [n for n in NAV if (n[0] == "/sites") == central or n[0] not in ("/", "/sites")]
+    hidden = "/" if central else "/sites"
+    nav = [n for n in NAV if n[0] != hidden]
     context = {"user": p.user if p else None, "csrf": p.csrf if p else "", "perms": perms, "nav": nav,
                "central": central,
                "page": page, "title": title, "status": status, **extra}

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from clearwatch.alarms.engine import json_default
 from clearwatch.api.routes.events import as_utc, seen
 from clearwatch.api.security import Principal, ctx, masked_jpeg, require
 from clearwatch.governance import Perm
 from clearwatch.storage.alarms import AlarmError, StateFilter
 from clearwatch.storage.models import Alarm
+from clearwatch.timeparse import json_default
 
 router = APIRouter(prefix="/api", tags=["alarms"])
 
