@@ -28,11 +28,13 @@ from clearwatch.federation.link import connect
 from clearwatch.federation.subjects import message_id, site_stream, site_subject
 from clearwatch.governance import AuditLog
 from clearwatch.storage import Database, EventRecord
-from clearwatch.storage.models import FedSite
+from clearwatch.storage.models import AuditRecord, FedSite
+from tests.conftest import SHARED
 from tests.support.natsd import Topology, nats_available
 
 pytestmark = pytest.mark.skipif(nats_available() is not None, reason=nats_available() or "")
 SITES = ["north", "south"]
+PHOTOS = SHARED / "data/faces/photos"
 
 
 class SiteRig:
@@ -263,13 +265,13 @@ def test_erasure_waits_for_an_offline_site(topo: Topology, tmp_path: Path) -> No
         topo.sites["south"].stop()  # south is offline
         wait_for(lambda: not node.links["south"].up, 10, "south seen offline")
         request = node.erase("E-1", Actor("dpo", "admin"), "subject asked to be forgotten (ref 42)")
-        wait_for(lambda: "north" in node.erasure(request)["confirmed"], 20, "north's receipt")  # type: ignore[index]
-        status = node.erasure(request)
+        wait_for(lambda: "north" in node.command(request)["confirmed"], 20, "north's receipt")  # type: ignore[index]
+        status = node.command(request)
         assert status is not None and status["pending"] == ["south"] and not status["complete"]
         time.sleep(3)
         topo.sites["south"].start()
-        wait_for(lambda: node.erasure(request)["complete"], 60, "south's receipt once back")  # type: ignore[index]
-        status = node.erasure(request)
+        wait_for(lambda: node.command(request)["complete"], 60, "south's receipt once back")  # type: ignore[index]
+        status = node.command(request)
         assert status is not None
         for name, rig in rigs.items():
             got = status["confirmed"][name]
@@ -284,9 +286,68 @@ def test_erasure_waits_for_an_offline_site(topo: Topology, tmp_path: Path) -> No
 
 
 def _registry_for(rig: SiteRig):  # type: ignore[no-untyped-def]
-    """A face registry over the site's database (no face model needed to erase)."""
+    """A face registry over the site's database, with its own key."""
     from clearwatch.identity import FaceRegistry
     from clearwatch.identity.crypto import Cipher
 
     reg = FaceRegistry(rig.db, Cipher(os.urandom(32)))
+    reg.start()
     return lambda: reg
+
+
+@pytest.mark.skipif(not PHOTOS.is_dir(), reason="shared face photos missing")
+def test_enrolments_and_users_reach_their_sites(topo: Topology, tmp_path: Path) -> None:
+    from clearwatch.governance import Users
+    from clearwatch.governance.audit import Actor
+    from clearwatch.identity import FaceRegistry, Photo
+    from clearwatch.identity.crypto import Cipher
+
+    rigs = {name: SiteRig(tmp_path, topo, name) for name in SITES}
+    registries = {}
+    for rig in rigs.values():
+        rig.link.registry = registries.setdefault(rig.config.site.name, _registry_for(rig))
+        rig.start()
+    ccfg = Config.model_validate(yaml.safe_load(central_yaml(tmp_path, topo).read_text()))
+    cdb = Database(ccfg.database_url)
+    cdb.migrate()
+    central_registry = FaceRegistry(cdb, Cipher(os.urandom(32)))
+    central_registry.start()
+    photo = lambda n: Photo(n, (PHOTOS / n).read_bytes())  # noqa: E731
+    ada = central_registry.enrol("Ada", [photo("img1.jpg"), photo("img4.jpg")], legal_basis="site access policy",
+                                 enrolled_by="hr", external_ref="E-7", watchlists=["vip"])
+    users = Users(cdb)
+    _, olga_pw = users.create("olga", "operator", None, None, ["south"])
+    users.create("dora", "admin")
+    node = CentralNode(ccfg, cdb)
+    node.start()
+    dpo = Actor("dpo", "admin")
+    try:
+        enrolment = node.push_person(central_registry.export_person(ada.id), dpo, "badge issued")
+        sync = node.push_users(users.export(), dpo, "staff list")
+        wait_for(lambda: node.command(enrolment)["complete"] and node.command(sync)["complete"],  # type: ignore[index]
+                 30, "both sites' receipts")
+        assert all(r["done"] for r in node.command(enrolment)["confirmed"].values())  # type: ignore[index]
+        probe = photo("img5.jpg")
+        for name, rig in rigs.items():
+            reg = registries[name]()
+            shot = reg.analyse_photo(probe)
+            assert shot.embedding is not None
+            best = reg.identify(shot.embedding, k=1)[0]
+            assert (best.person_id, best.watchlists) == (ada.id, ["vip"]) and best.similarity >= reg.threshold
+            with rig.db.session() as s:
+                enrolled = [a for a in s.scalars(select(AuditRecord).where(AuditRecord.action == "person.enrol"))]
+            assert [a.actor for a in enrolled] == ["dpo@central"]
+        # each user goes to the sites they may see; a password set centrally works at the site
+        assert Users(rigs["south"].db).check_password("olga", olga_pw) is not None
+        assert Users(rigs["north"].db).get("olga") is None and Users(rigs["north"].db).get("dora") is not None
+        confirmed = node.command(sync)["confirmed"]  # type: ignore[index]
+        assert sorted(confirmed["south"]["created"]) == ["dora", "olga"] and confirmed["north"]["created"] == ["dora"]
+        # the same enrolment again replaces, it does not add
+        again = node.push_person(central_registry.export_person(ada.id), dpo, "badge re-issued", ["north"])
+        wait_for(lambda: node.command(again)["complete"], 30, "north's receipt")  # type: ignore[index]
+        assert len(registries["north"]().templates(ada.id)) == 2
+    finally:
+        node.stop()
+        for rig in rigs.values():
+            rig.stop()
+        cdb.dispose()

@@ -143,6 +143,27 @@ def test_footage_is_fetched_from_the_site_and_audited_on_both_sides(fed: Federat
         fed.topo.sites["north"].start()
 
 
+def test_users_and_roles_pushed_from_the_central_node(fed: Federation) -> None:
+    r = httpx.post(f"{fed.url}/api/sites/users/push", headers=auth(fed, "ada"), timeout=20,
+                   json={"justification": "staff list of December"})
+    assert r.status_code == 202, r.text
+    request_id = r.json()["id"]
+
+    def complete() -> bool:
+        status = httpx.get(f"{fed.url}/api/sites/commands/{request_id}", headers=auth(fed, "ada")).json()
+        return bool(status["complete"])
+
+    assert wait_for(complete, 30) is not None, "both sites confirm"
+    south, north = Users(fed.sites["south"].db), Users(fed.sites["north"].db)
+    assert south.check_password("olga", fed.passwords["olga"]) is not None  # she may see south only
+    assert north.get("olga") is None and north.check_password("ada", fed.passwords["ada"]) is not None
+    assert any(a.actor == "ada@central" for a in audit(fed.sites["north"], "user.sync"))
+    # a user limited to some sites cannot send a command to every site
+    denied = httpx.post(f"{fed.url}/api/sites/erasures", headers=auth(fed, "olga"),
+                        json={"person_id": "E-1", "justification": "asked to be forgotten"})
+    assert denied.status_code == 403
+
+
 def test_sites_page_shows_a_site_go_down_and_come_back(fed: Federation, output_dir: Path) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} missing: make test installs Debian's chromium")

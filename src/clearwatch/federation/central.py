@@ -24,7 +24,7 @@ from clearwatch.federation.apply import Applier, Incoming
 from clearwatch.federation.link import FederationError, LoopThread, SiteOffline, connect, ensure_stream
 from clearwatch.governance.audit import Actor
 from clearwatch.storage import Database
-from clearwatch.storage.models import FedErasure, FedRecord, FedSite
+from clearwatch.storage.models import FedCommand, FedRecord, FedSite
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -305,39 +305,53 @@ class CentralNode:
 
     # telling sites -------------------------------------------------------------------------------
 
-    def erase(self, person_id: str, actor: Actor, reason: str, sites: list[str] | None = None) -> str:
-        """Send an erasure to every site (or those named); returns the request's id. Each site confirms
-        with a receipt when it has applied it, however long it was offline."""
-        targets = sites or self.sites
-        for site in targets:
+    def tell(self, kind: str, target: str, bodies: dict[str, dict[str, Any]], actor: Actor, reason: str) -> str:
+        """Send a command to sites (``bodies``: each site's own); returns its id. Each site takes it when it is
+        next linked, however long it was offline, and confirms with a receipt."""
+        for site in bodies:
             self._known(site)
         request_id = uuid.uuid4().hex
         with self.db.session() as s:
-            s.add(FedErasure(id=request_id, person_id=person_id, requested_by=actor.name, reason=reason,
-                             created_at=datetime.now(UTC), sites=targets))
-        body = {"request_id": request_id, "person_id": person_id, "user": actor.name, "role": actor.role,
-                "reason": reason}
-        self._run(self._command(targets, "erase", request_id, body), 30.0)
+            s.add(FedCommand(id=request_id, kind=kind, target=target, requested_by=actor.name, reason=reason,
+                             created_at=datetime.now(UTC), sites=list(bodies)))
+        common = {"request_id": request_id, "user": actor.name, "role": actor.role, "reason": reason}
+        self._run(self._command(kind, request_id, {s: {**common, **b} for s, b in bodies.items()}), 30.0)
         return request_id
 
-    async def _command(self, sites: list[str], kind: str, key: str, body: dict[str, Any]) -> None:
+    def erase(self, person_id: str, actor: Actor, reason: str, sites: list[str] | None = None) -> str:
+        """Erase a person (by id, or the external reference the sites share) at every site or those named."""
+        return self.tell("erase", person_id, {site: {"person_id": person_id} for site in sites or self.sites}, actor,
+                         reason)
+
+    def push_person(self, export: dict[str, Any], actor: Actor, reason: str, sites: list[str] | None = None) -> str:
+        """Enrol a person (``FaceRegistry.export_person``) at sites, under the same id, with their watchlists."""
+        bodies = {site: {"export": export} for site in sites or self.sites}
+        return self.tell("person", str(export["person"]["id"]), bodies, actor, reason)
+
+    def push_users(self, users: list[dict[str, Any]], actor: Actor, reason: str) -> str:
+        """Users and their roles to the sites they may see (a user limited to some sites goes only there)."""
+        bodies = {site: {"users": [{k: v for k, v in u.items() if k != "sites"} for u in users
+                                   if u["sites"] is None or site in u["sites"]]} for site in self.sites}
+        return self.tell("users", "", bodies, actor, reason)
+
+    async def _command(self, kind: str, key: str, bodies: dict[str, dict[str, Any]]) -> None:
         assert self.js is not None
-        for site in sites:
+        for site, body in bodies.items():
             await self.js.publish(subj.command_subject(site, kind), json.dumps(body).encode(),
                                   headers={subj.MSG_ID: f"central.{kind}.{key}.{site}"})
 
-    def erasure(self, request_id: str) -> dict[str, Any] | None:
+    def command(self, request_id: str) -> dict[str, Any] | None:
+        """A command and which sites have confirmed it (with what each did: its receipts)."""
         with self.db.session() as s:
-            req = s.get(FedErasure, request_id)
+            req = s.get(FedCommand, request_id)
             if req is None:
                 return None
             receipts = {r.site: r.body for r in s.scalars(select(FedRecord).where(
                 FedRecord.kind == "receipt", FedRecord.key == request_id))}
-        confirmed = {site: {k: v for k, v in body.items() if k not in ("receipt",)} | {
-            "receipt_signature": (body.get("receipt") or {}).get("signed", {}).get("signature")}
-            for site, body in receipts.items()}
-        return {"id": req.id, "person_id": req.person_id, "requested_by": req.requested_by, "reason": req.reason,
-                "created_at": req.created_at, "sites": req.sites, "confirmed": confirmed,
+        confirmed = {site: {k: v for k, v in body.items() if k not in ("site", "key")}
+                     for site, body in receipts.items()}
+        return {"id": req.id, "kind": req.kind, "target": req.target, "requested_by": req.requested_by,
+                "reason": req.reason, "created_at": req.created_at, "sites": req.sites, "confirmed": confirmed,
                 "pending": [s for s in req.sites if s not in receipts],
                 "complete": all(s in receipts for s in req.sites)}
 

@@ -257,43 +257,74 @@ class SiteLink:
                 await self._command(m)
 
     async def _command(self, m: Msg) -> None:
+        """Apply a command and confirm it with a receipt (what was done, or why it could not be): a command
+        that cannot be applied is reported, not retried for ever."""
         kind = m.subject.rsplit(".", 1)[-1]
+        handlers: dict[str, Callable[[dict[str, Any], Actor], dict[str, Any]]] = {
+            "erase": self.erase, "person": self.enrol, "users": self.sync_users}
+        request_id = None
         try:
             body = json.loads(m.data)
-            loop = asyncio.get_running_loop()
-            if kind == "erase":
-                await loop.run_in_executor(None, self.erase, body)
-            else:
-                log.warning("site %s: unknown command %r ignored", self.site, kind)
-        except Exception as exc:  # a command that cannot be applied is not retried for ever: it is reported
+            request_id = str(body["request_id"])
+            if kind not in handlers:
+                raise FederationError(f"unknown command {kind!r}")
+            result = await asyncio.get_running_loop().run_in_executor(None, handlers[kind], body, central_actor(body))
+            result = {"done": True, **result}
+        except Exception as exc:
             log.error("site %s: command %s failed: %s", self.site, kind, exc)
+            result = {"done": False, "error": str(exc) or type(exc).__name__}
+        if request_id is not None:
+            self.outbox.add(site_message(self.config, "receipt", request_id,
+                                         {"key": request_id, "kind": kind, **result}))
         await m.ack()
 
-    def erase(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Apply an erasure from the central node and queue its receipt. The person is named by their id or by
-        the external reference the sites share (an employee number); the same request twice erases once and
-        confirms twice."""
+    def _registry(self) -> FaceRegistry | None:
+        return self.registry() if self.registry is not None else None
+
+    def erase(self, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        """Erase a person named by their id or by the external reference the sites share (an employee number);
+        the same request twice erases once and confirms twice."""
         from clearwatch.governance.signing import installation_signer
         from clearwatch.governance.subjects import erase_person, receipt_summary
 
-        request_id, wanted = str(body["request_id"]), str(body["person_id"])
-        actor = central_actor(body)
-        registry = self.registry() if self.registry is not None else None
-        result: dict[str, Any] = {"request_id": request_id, "person_id": wanted, "done": True, "erased": []}
+        wanted, reason = str(body["person_id"]), str(body.get("reason") or "")
+        result: dict[str, Any] = {"person_id": wanted, "erased": []}
+        registry = self._registry()
         if registry is None:
             result["note"] = "no face registry at this site (no identity key configured): nothing held"
-        else:
-            signer = installation_signer(self.config)
-            for pid in self._people(wanted):
-                receipt = erase_person(self.config, self.db, registry, signer, pid, actor.name,
-                                       str(body.get("reason") or ""))
-                self.audit.append(actor, "person.erase", pid, {**receipt_summary(receipt), "request": request_id},
-                                  justification=str(body.get("reason") or ""))
-                result["erased"].append({"person_id": pid, "receipt": receipt})
-            if not result["erased"]:
-                result["note"] = "not held at this site"
-        self.outbox.add(site_message(self.config, "receipt", request_id, {"key": request_id, **result}))
+            return result
+        signer = installation_signer(self.config)
+        for pid in self._people(wanted):
+            receipt = erase_person(self.config, self.db, registry, signer, pid, actor.name, reason)
+            self.audit.append(actor, "person.erase", pid, {**receipt_summary(receipt), "request": body["request_id"]},
+                              justification=reason)
+            result["erased"].append({"person_id": pid, "receipt": receipt})
+        if not result["erased"]:
+            result["note"] = "not held at this site"
         return result
+
+    def enrol(self, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        """Enrol a person the central node enrolled (same id, watchlists, templates)."""
+        registry = self._registry()
+        if registry is None:
+            raise FederationError("no face registry at this site (no identity key configured): cannot enrol")
+        person = registry.import_person(body["export"], enrolled_by=actor.name)
+        templates = len(body["export"]["templates"])
+        self.audit.append(actor, "person.enrol", person.id, {"templates": templates, "watchlists": person.watchlists,
+                                                             "request": body["request_id"], "from": "central"},
+                          justification=str(body.get("reason") or ""))
+        return {"person_id": person.id, "templates": templates}
+
+    def sync_users(self, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        """Users and roles from the central node: created or brought up to date; this site's others stay."""
+        from clearwatch.governance import Users
+
+        created, updated = Users(self.db).sync(body["users"])
+        if created or updated:
+            self.audit.append(actor, "user.sync", "central", {"created": created, "updated": updated,
+                                                              "request": body["request_id"]},
+                              justification=str(body.get("reason") or ""))
+        return {"created": created, "updated": updated}
 
     def _people(self, wanted: str) -> list[str]:
         from sqlalchemy import or_, select

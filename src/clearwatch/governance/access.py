@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -107,6 +107,38 @@ class Users:
             if disabled is not None:
                 user.disabled = disabled
             return user
+
+    SYNCED = ("name", "role", "password_hash", "cameras", "sites", "disabled")
+
+    def export(self) -> list[dict[str, Any]]:
+        """Every user as another installation takes them (``sync``): the password as its hash only."""
+        return [{k: getattr(u, k) for k in self.SYNCED} for u in self.all()]
+
+    def sync(self, users: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+        """Take users from another installation (the central node): create those missing, bring the others to
+        its role, password, cameras and disabled state. Users of this installation it does not name are left
+        as they are. Returns (created, updated) names."""
+        created, updated = [], []
+        with self.db.session() as s:
+            for u in users:
+                Role(u["role"])  # an unknown role refuses the whole list
+                if not USER_NAME.match(str(u["name"])):
+                    raise AccessError(f"user name {u['name']!r}: 1-64 letters, digits, '_', '.', '@' or '-'")
+            for u in users:
+                row = s.scalar(select(User).where(User.name == u["name"]))
+                if row is None:
+                    s.add(User(name=u["name"], role=u["role"], password_hash=u["password_hash"],
+                               cameras=u.get("cameras"), disabled=bool(u.get("disabled")),
+                               created_at=datetime.now(UTC)))
+                    created.append(u["name"])
+                    continue
+                values = {"role": u["role"], "password_hash": u["password_hash"], "cameras": u.get("cameras"),
+                          "disabled": bool(u.get("disabled"))}
+                if any(getattr(row, k) != v for k, v in values.items()):
+                    for k, v in values.items():
+                        setattr(row, k, v)
+                    updated.append(u["name"])
+        return created, updated
 
     def delete(self, name: str) -> bool:
         with self.db.session() as s:

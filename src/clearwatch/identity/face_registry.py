@@ -6,12 +6,14 @@ camera never become persons.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,6 +30,7 @@ from clearwatch.storage.database import rowcount
 from clearwatch.storage.models import FaceTemplate, Person, Setting
 
 KEY_SETTING = "biometric_key_fingerprint"
+PERSON_FIELDS = ("id", "name", "external_ref", "tags", "watchlists", "legal_basis", "enrolled_by")
 CONFIDENT_FACE = 0.5  # detector score of a face that counts when choosing the main face of a photo
 
 
@@ -176,6 +179,68 @@ class FaceRegistry:
             n = rowcount(s.execute(delete(Person).where(Person.id == person_id)))
         return bool(n)
 
+    # between registries (the central node enrols, sites match) ----------------------------------------
+
+    def export_person(self, person_id: str) -> dict[str, Any]:
+        """A person as another registry enrols them: their record and decrypted templates and crops. Biometric
+        data in the clear: it only travels to the sites, over their own authenticated (TLS) links."""
+        person = self.get(person_id)
+        rows = self.templates(person.id)
+        return {"person": {k: getattr(person, k) for k in PERSON_FIELDS},
+                "templates": [{"embedding": _b64(self._open_template(r.template, person.id).tobytes()),
+                               "crop": _b64(c) if (c := self.crop(r)) else None, "quality": r.quality,
+                               "model": r.model, "source": r.source, "photo_sha256": r.photo_sha256}
+                              for r in rows]}
+
+    def import_person(self, doc: dict[str, Any], *, enrolled_by: str) -> Person:
+        """Enrol a person exported by another registry under the same id; what this registry held of them
+        (record, watchlists, templates) is replaced, all at once."""
+        p, templates = doc["person"], doc["templates"]
+        problems = []
+        if len(str(p.get("legal_basis") or "").strip()) < 3:
+            problems.append("a legal basis is required")
+        if not templates:
+            problems.append("at least one face template is required")
+        wrong = sorted({str(t["model"]) for t in templates} - {self.engine.model_version})
+        if wrong:
+            problems.append(f"templates of model {', '.join(wrong)} cannot be matched by this site's "
+                            f"{self.engine.model_version}: re-enrol from photos")
+        vectors = [np.frombuffer(base64.b64decode(t["embedding"]), np.float32) for t in templates]
+        if any(v.shape != (128,) for v in vectors):
+            problems.append("a face template is not a 128-value embedding")
+        if problems:
+            raise EnrolmentError(problems)
+        pid, now = str(p["id"]), datetime.now(UTC)
+        fields = {k: p.get(k) for k in PERSON_FIELDS if k != "id"}
+        with self.db.session() as s:
+            person = s.get(Person, pid)
+            if person is None:
+                person = Person(id=pid, created_at=now, **fields)
+                s.add(person)
+            else:
+                for k, v in fields.items():
+                    setattr(person, k, v)
+            person.updated_at = now
+            s.execute(delete(FaceTemplate).where(FaceTemplate.person_id == pid))
+            rows = [FaceTemplate(
+                person_id=pid, template=self.cipher.encrypt(v.tobytes(), f"face:{pid}:template"),
+                crop=self.cipher.encrypt(base64.b64decode(t["crop"]), f"face:{pid}:crop") if t.get("crop") else None,
+                quality=float(t["quality"]), model=str(t["model"]), source=str(t["source"])[:255],
+                photo_sha256=str(t["photo_sha256"]), created_at=now) for t, v in zip(templates, vectors, strict=True)]
+            s.add_all(rows)
+            s.flush()
+            ids = [r.id for r in rows]
+        with self._lock:
+            old = [t for t, owner in self._owner.items() if owner == pid]
+            for t in old:
+                del self._owner[t]
+        self.index.remove(old)
+        self.index.add(ids, np.array(vectors, np.float32))
+        with self._lock:
+            self._owner.update(dict.fromkeys(ids, pid))
+            self._people[pid] = (person.name, list(person.watchlists))
+        return person
+
     # queries ------------------------------------------------------------------------------------------
 
     def get(self, person_id: str) -> Person:
@@ -221,6 +286,10 @@ class FaceRegistry:
 
     def crop(self, template: FaceTemplate) -> bytes | None:
         return self.cipher.decrypt(template.crop, f"face:{template.person_id}:crop") if template.crop else None
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def open_face_registry(config: Config, db: Database) -> FaceRegistry:

@@ -12,6 +12,8 @@ from clearwatch.config import Config
 from clearwatch.federation import CentralNode
 from clearwatch.governance import AuditLog, Users
 from clearwatch.governance.retention import DataRetention
+from clearwatch.identity import open_face_registry
+from clearwatch.service.core import needs_face_registry
 from clearwatch.service.periodic import Periodic
 from clearwatch.storage import Database, EventStore, SegmentIndex
 
@@ -35,13 +37,14 @@ class CentralService:
     def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.db.migrate()
+        registry = open_face_registry(self.config, self.db) if needs_face_registry(self.config) else None
         self.node.start()
         for job in self.jobs:
             job.start()
         self.context = AppContext(
             config=self.config, db=self.db, users=Users(self.db), audit=self.audit, index=SegmentIndex(self.db),
             events=EventStore(self.db), alarms=AlarmEngine(self.config, self.db, audit=self.audit),
-            central=self.node)
+            registry=registry, central=self.node)
         if self.web_enabled:
             self.web = WebServer(create_app(self.context), self.config.web.host, self.config.web.port)
             try:

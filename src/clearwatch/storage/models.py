@@ -426,13 +426,15 @@ class FedRecord(Base):
     __table_args__ = (UniqueConstraint("site", "kind", "key", name="uq_fed_records_site_kind_key"),)
 
 
-class FedErasure(Base):
-    """At the central node: an erasure sent to sites; their receipts are FedRecords of kind 'receipt'."""
+class FedCommand(Base):
+    """At the central node: what it told sites (erase a person, enrol one, users); their confirmations are
+    FedRecords of kind 'receipt' keyed by the command's id."""
 
-    __tablename__ = "fed_erasures"
+    __tablename__ = "fed_commands"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    person_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16), default="erase")  # erase | person | users
+    target: Mapped[str] = mapped_column(String(32))  # the person (erase, person) or '' (users)
     requested_by: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

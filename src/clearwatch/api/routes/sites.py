@@ -94,6 +94,26 @@ class EraseIn(BaseModel):
     sites: list[str] | None = None
 
 
+class PushIn(BaseModel):
+    justification: str = Field(min_length=3)
+    sites: list[str] | None = None
+
+
+def _status(node: CentralNode, request_id: str) -> dict[str, Any]:
+    status = node.command(request_id)
+    if status is None:
+        raise HTTPException(404, "no such command")
+    return status
+
+
+def _targets(p: Principal, node: CentralNode, sites: list[str] | None) -> list[str] | None:
+    for s in sites or []:
+        _site(p, node, s)
+    if sites is None and p.user.sites is not None:
+        raise HTTPException(403, "you are limited to some sites: name them")
+    return sites
+
+
 @router.post("/erasures", status_code=202)
 def erase_everywhere(body: EraseIn, request: Request, p: Principal = Depends(require(Perm.PEOPLE))
                      ) -> dict[str, Any]:
@@ -101,23 +121,57 @@ def erase_everywhere(body: EraseIn, request: Request, p: Principal = Depends(req
     come back; the erasure's page lists which sites have confirmed, with each site's signed receipt."""
     c = ctx(request)
     node = _central(c)
-    for s in body.sites or []:
-        _site(p, node, s)
     try:
-        request_id = node.erase(body.person_id, p.actor, body.justification, body.sites)
+        request_id = node.erase(body.person_id, p.actor, body.justification, _targets(p, node, body.sites))
     except FederationError as exc:
         raise _failed(exc) from None
     c.audit.append(p.actor, "person.erase", body.person_id, {"request": request_id, "sites": body.sites or "all"},
                    justification=body.justification)
-    status = node.erasure(request_id)
-    assert status is not None
-    return status
+    return _status(node, request_id)
 
 
-@router.get("/erasures/{request_id}")
-def erasure_status(request_id: str, request: Request, p: Principal = Depends(require(Perm.PEOPLE))
+@router.post("/people/{person_id}/push", status_code=202)
+def push_person(person_id: str, body: PushIn, request: Request, p: Principal = Depends(require(Perm.PEOPLE))
+                ) -> dict[str, Any]:
+    """Enrol a person of the central registry at sites (every site, or those named), under the same id and
+    with their watchlists, so the sites' cameras recognise them; each site confirms when it has."""
+    from clearwatch.identity.errors import NotFound
+
+    c = ctx(request)
+    node = _central(c)
+    if c.registry is None:
+        raise HTTPException(503, "the central node has no face registry (no identity key configured)")
+    try:
+        export = c.registry.export_person(person_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    try:
+        request_id = node.push_person(export, p.actor, body.justification, _targets(p, node, body.sites))
+    except FederationError as exc:
+        raise _failed(exc) from None
+    c.audit.append(p.actor, "person.push", export["person"]["id"],
+                   {"request": request_id, "sites": body.sites or "all", "templates": len(export["templates"])},
+                   justification=body.justification)
+    return _status(node, request_id)
+
+
+@router.post("/users/push", status_code=202)
+def push_users(body: PushIn, request: Request, p: Principal = Depends(require(Perm.USERS))) -> dict[str, Any]:
+    """This node's users and roles to the sites: each to the sites they may see (``sites`` of a user)."""
+    from clearwatch.governance import Users
+
+    c = ctx(request)
+    node = _central(c)
+    try:
+        request_id = node.push_users(Users(c.db).export(), p.actor, body.justification)
+    except FederationError as exc:
+        raise _failed(exc) from None
+    c.audit.append(p.actor, "user.push", "sites", {"request": request_id}, justification=body.justification)
+    return _status(node, request_id)
+
+
+@router.get("/commands/{request_id}")
+def command_status(request_id: str, request: Request, p: Principal = Depends(require(Perm.PEOPLE))
                    ) -> dict[str, Any]:
-    status = _central(ctx(request)).erasure(request_id)
-    if status is None:
-        raise HTTPException(404, "no such erasure")
-    return status
+    """A command sent to sites (erasure, enrolment, users): which sites confirmed, what each did."""
+    return _status(_central(ctx(request)), request_id)

@@ -116,10 +116,16 @@ async function eventsPage() {
 
 // people
 async function peoplePage() {
-  const rows = $("#people-rows");
+  const rows = $("#people-rows"), central = !!document.body.dataset.central;
   async function load() {
     const people = await api("/api/people");
-    rows.innerHTML = people.map((p) => `<tr data-person="${esc(p.id)}"><td>${esc(p.name)}</td><td>${esc(p.external_ref)}</td><td>${p.templates}</td><td>${esc(p.watchlists.join(", "))}</td><td>${esc(p.legal_basis)}</td><td>${esc(p.enrolled_by)}</td><td><a href="/people/${esc(p.id)}/report">what we hold</a> <button class="danger" data-delete="${esc(p.id)}">Erase</button></td></tr>`).join("");
+    rows.innerHTML = people.map((p) => `<tr data-person="${esc(p.id)}"><td>${esc(p.name)}</td><td>${esc(p.external_ref)}</td><td>${p.templates}</td><td>${esc(p.watchlists.join(", "))}</td><td>${esc(p.legal_basis)}</td><td>${esc(p.enrolled_by)}</td><td><a href="/people/${esc(p.id)}/report">what we hold</a> ${central ? `<button data-push="${esc(p.id)}">Enrol at sites</button> ` : ""}<button class="danger" data-delete="${esc(p.id)}">Erase</button></td></tr>`).join("");
+    rows.querySelectorAll("[data-push]").forEach((b) => b.onclick = async () => {
+      const justification = prompt("Enrol this person at every site, with their watchlists. Why?");
+      if (!justification || justification.trim().length < 3) return;
+      const r = await api(`/api/sites/people/${b.dataset.push}/push`, { method: "POST", json: { justification } });
+      $("#enrol-status").textContent = `sent to ${r.sites.join(", ")}; confirmed so far: ${Object.keys(r.confirmed).join(", ") || "none"}`;
+    });
     rows.querySelectorAll("[data-delete]").forEach((b) => b.onclick = async () => {
       const why = prompt("Erase this person: templates, pictures, fingerprints and their identity in past events. Why (e.g. the erasure request's reference)?");
       if (!why || why.trim().length < 5) return;
