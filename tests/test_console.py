@@ -430,6 +430,28 @@ def test_privacy_masks_are_burned_in_for_roles_without_unmask(console: Console) 
     assert ("footage.unmask", "front") in actions, "a look past the masks is on the trail"
 
 
+def test_a_long_reencoded_export_is_handed_back_as_a_job(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    import clearwatch.api.export_jobs as export_jobs
+
+    c = console
+    monkeypatch.setattr(export_jobs, "WAIT", 0.0)  # as if masking took longer than a request waits
+    seg = c.svc.index.list("front")[0]
+    r = httpx.post(f"{c.url}/api/cameras/front/export", headers=bearer(c, "oscar"), timeout=60, json={
+        "start": seg.start.isoformat(), "end": seg.end.isoformat(), "justification": "masked export as a job"})
+    assert r.status_code == 202 and r.json()["state"] == "running", r.text
+    url = c.url + r.json()["url"]
+    assert httpx.get(url, headers=bearer(c, "ada")).status_code == 404, "only the user who asked sees it"
+
+    def done() -> bool:
+        return httpx.get(url, headers=bearer(c, "oscar")).headers["content-type"] == "video/mp4"
+
+    assert wait_for(done, 120, step=0.5) is not None
+    got = httpx.get(url, headers=bearer(c, "oscar"))
+    manifest = json.loads(base64.b64decode(got.headers["X-Clearwatch-Manifest"]))
+    assert manifest["sha256"] == hashlib.sha256(got.content).hexdigest() and _masked(_first_frame(got.content))
+    assert manifest["redactions"] == ["privacy_masks"] and manifest["why"] == "masked export as a job"
+
+
 def test_dual_authorisation_of_exports_and_face_searches(console: Console) -> None:
     c = console
     gov = c.svc.config.governance

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from clearwatch.api.context import AppContext
+from clearwatch.api.export_jobs import ExportJobs
 from clearwatch.api.routes import admin, alarms, approvals, auth, cameras, events, people, plates, reports, sites
 from clearwatch.web import STATIC, LoginRedirect, render_error
 from clearwatch.web import router as pages
@@ -34,6 +35,7 @@ def create_app(context: AppContext) -> FastAPI:
                   description="Self-hosted, accountable video surveillance. Every look at footage and every "
                               "biometric action is recorded on a tamper-evident audit trail.")
     app.state.ctx = context
+    app.state.export_jobs = ExportJobs()
     for r in (auth.router, cameras.router, events.router, alarms.router, people.router, plates.router, reports.router,
               reports.pages, approvals.router, admin.router, sites.router,
               admin.metrics_router):
@@ -79,6 +81,7 @@ class WebServer:
     """uvicorn in a thread beside the cameras."""
 
     def __init__(self, app: FastAPI, host: str, port: int):
+        self.app = app
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                      lifespan="off", timeout_graceful_shutdown=3)
         self.server = uvicorn.Server(self.config)
@@ -105,3 +108,5 @@ class WebServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(5)
+        jobs: ExportJobs = self.app.state.export_jobs
+        jobs.close()

@@ -181,35 +181,44 @@ def _inside(face: np.ndarray, body: Sequence[float] | np.ndarray) -> bool:
 
 
 def redact_video(src: Path, dst: Path, kinds: set[str], polygons: Polygons = (), *, keep: Sequence[str] = (),
-                 registry: FaceRegistry | None = None, crf: int = 20) -> RedactionStats:
+                 registry: FaceRegistry | None = None, crf: int = 20,
+                 cancel: threading.Event | None = None) -> RedactionStats:
     """Re-encode ``src`` into ``dst`` with ``kinds`` covered and ``polygons`` (privacy masks) filled on every
-    frame, timestamps kept. With no ``kinds``, only the masks: a masked copy of a recording for playback."""
+    frame, timestamps kept. With no ``kinds``, only the masks: a masked copy of a recording for playback.
+    ``cancel`` set stops it between frames (ClearwatchError), leaving no file behind."""
     redactor = Redactor(kinds, keep, registry) if kinds else None
     tmp = dst.with_name(f"{dst.name}.{os.getpid()}-{threading.get_ident()}.part")  # two viewers, one segment
     dst.parent.mkdir(parents=True, exist_ok=True)
     stats = redactor.stats if redactor else RedactionStats()
-    with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
-        vin = inp.streams.video[0]
-        vout = out.add_stream("libx264", rate=vin.average_rate or Fraction(25))
-        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
-        vout.pix_fmt = "yuv420p"
-        vout.time_base = vin.time_base
-        vout.options = {"preset": "veryfast", "crf": str(crf)}
-        for frame in inp.decode(vin):
-            img = frame.to_ndarray(format="bgr24")
-            t = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else stats.frames / 25
-            if redactor is not None:
-                for box in redactor.boxes(img, t):
-                    cover(img, box)
-                redactor.recheck(img, t)
-            if polygons:
-                img = mask_image(img, polygons)
-            stats.frames += 1
-            new = av.VideoFrame.from_ndarray(img, format="bgr24")
-            new.pts, new.time_base = frame.pts, frame.time_base
-            for pkt in vout.encode(new):
+    try:
+        with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
+            vin = inp.streams.video[0]
+            vout = out.add_stream("libx264", rate=vin.average_rate or Fraction(25))
+            vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+            vout.pix_fmt = "yuv420p"
+            vout.time_base = vin.time_base
+            vout.options = {"preset": "veryfast", "crf": str(crf)}
+            for frame in inp.decode(vin):
+                if cancel is not None and cancel.is_set():
+                    raise ClearwatchError("redaction stopped: the service is shutting down")
+                img = frame.to_ndarray(format="bgr24")
+                t = (float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base
+                     else stats.frames / 25)
+                if redactor is not None:
+                    for box in redactor.boxes(img, t):
+                        cover(img, box)
+                    redactor.recheck(img, t)
+                if polygons:
+                    img = mask_image(img, polygons)
+                stats.frames += 1
+                new = av.VideoFrame.from_ndarray(img, format="bgr24")
+                new.pts, new.time_base = frame.pts, frame.time_base
+                for pkt in vout.encode(new):
+                    out.mux(pkt)
+            for pkt in vout.encode():
                 out.mux(pkt)
-        for pkt in vout.encode():
-            out.mux(pkt)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, dst)
     return stats

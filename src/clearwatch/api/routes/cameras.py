@@ -9,12 +9,15 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Literal
+from pathlib import Path as FilePath
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from clearwatch.api.export_jobs import ExportJob, ExportJobs
 from clearwatch.api.routes.approvals import second_person
 from clearwatch.api.security import (
     Principal,
@@ -216,14 +219,16 @@ class ExportRequest(BaseModel):
 @router.post("/cameras/{camera}/export", response_class=FileResponse,
              responses={200: {"content": {"video/mp4": {}},
                               "headers": {"X-Clearwatch-Manifest": {"description": "signed manifest, base64 JSON"}}},
-                        202: {"description": "a second person must approve this export first"}})
+                        202: {"description": "a second person must approve this export first, or (with 'job') it "
+                                              "takes longer: ask /api/exports/{job} for it"}})
 def export(camera: str, body: ExportRequest, request: Request,
            p: Principal = Depends(require(Perm.EXPORT))) -> Response:
     """One MP4 of a time range, joined without re-encoding (re-encoded only to redact, or to burn in privacy
     masks the user may not see past), with a signed manifest (file SHA-256, camera, range, who, why, when,
     redactions; header ``X-Clearwatch-Manifest``). Needs a justification, which is audited; where exports need
-    dual authorisation, the first call makes a request (202) and the approved one runs. The file stays on the
-    server for the exports retention."""
+    dual authorisation, the first call makes a request (202) and the approved one runs. A re-encoded export not
+    done within a few seconds answers 202 with a job to ask after. The file stays on the server for the exports
+    retention."""
     from clearwatch.governance.manifest import write_manifest
     from clearwatch.governance.signing import installation_signer
 
@@ -250,27 +255,68 @@ def export(camera: str, body: ExportRequest, request: Request,
         folder.rmdir()
         raise HTTPException(404, str(exc)) from None
     redactions = (["privacy_masks"] if masked else []) + sorted(body.redact)
-    if raw != out:
-        from clearwatch.governance.redaction import redact_video
+    jobs = _jobs(request)
 
-        try:
-            redact_video(raw, out, set(body.redact), polygons if masked else [], keep=body.keep,
-                         registry=c.registry)
-        except ClearwatchError as exc:
-            out.unlink(missing_ok=True)
-            raise HTTPException(422, str(exc)) from None
-        finally:
-            raw.unlink(missing_ok=True)
-    manifest = write_manifest(out, signer, camera=camera, start=result.start, end=result.end,
-                              exported_by=p.user.name, why=body.justification, site=c.config.site.name,
-                              redactions=redactions, extra={"kept_visible": sorted(body.keep)} if body.keep else None)
-    if polygons and not masked:
-        c.audit.append(p.actor, "footage.unmask", camera, {"export": f"{folder.name}/{out.name}"})
-    c.audit.append(p.actor, "footage.export", camera, {"start": start.isoformat(), "end": end.isoformat(),
-                                                        "bytes": out.stat().st_size, "sha256": manifest["sha256"],
-                                                        "export": f"{folder.name}/{out.name}",
-                                                        "redactions": redactions, "approval": body.approval},
-                   justification=body.justification)
+    def finish() -> dict[str, Any]:
+        """Re-encode where needed, sign the manifest, put the export on the record; returns the manifest."""
+        if raw != out:
+            from clearwatch.governance.redaction import redact_video
+
+            try:
+                redact_video(raw, out, set(body.redact), polygons if masked else [], keep=body.keep,
+                             registry=c.registry, cancel=jobs.stopping)
+            except ClearwatchError:
+                out.unlink(missing_ok=True)
+                raise
+            finally:
+                raw.unlink(missing_ok=True)
+        manifest = write_manifest(out, signer, camera=camera, start=result.start, end=result.end,
+                                  exported_by=p.user.name, why=body.justification, site=c.config.site.name,
+                                  redactions=redactions,
+                                  extra={"kept_visible": sorted(body.keep)} if body.keep else None)
+        if polygons and not masked:
+            c.audit.append(p.actor, "footage.unmask", camera, {"export": f"{folder.name}/{out.name}"})
+        c.audit.append(p.actor, "footage.export", camera, {
+            "start": start.isoformat(), "end": end.isoformat(), "bytes": out.stat().st_size,
+            "sha256": manifest["sha256"], "export": f"{folder.name}/{out.name}", "redactions": redactions,
+            "approval": body.approval}, justification=body.justification)
+        return manifest
+
+    if raw == out:  # a copy without re-encoding: as quick as the disk
+        return _export_file(out, finish(), folder.name)
+    job = jobs.run(ExportJob(camera, p.user.name, out), finish)
+    if job.state == "running":
+        return JSONResponse(jsonable_encoder(job.status()), 202)
+    return _job_file(job)
+
+
+def _jobs(request: Request) -> ExportJobs:
+    jobs: ExportJobs = request.app.state.export_jobs
+    return jobs
+
+
+def _job_file(job: ExportJob) -> Response:
+    if job.state == "failed":
+        raise HTTPException(422, job.error or "the export failed")
+    if job.state == "running":
+        raise HTTPException(409, "the export is still being made: ask again")
+    assert job.manifest is not None
+    return _export_file(job.file, job.manifest, job.file.parent.name)
+
+
+@router.get("/exports/{job_id}", responses={200: {"content": {"video/mp4": {}}}})
+def export_job(job_id: str, request: Request, p: Principal = Depends(require(Perm.EXPORT))) -> Response:
+    """A long export (re-encoded to redact or mask) handed back as a job: its state while it runs, the file
+    (with its manifest header) once it is done. Only the user who asked for it sees it."""
+    job = _jobs(request).get(job_id, p.user.name)
+    if job is None:
+        raise HTTPException(404, "no such export job")
+    if job.state == "running":
+        return JSONResponse(jsonable_encoder(job.status()))
+    return _job_file(job)
+
+
+def _export_file(out: FilePath, manifest: dict[str, Any], folder: str) -> Response:
     header = base64.b64encode(json.dumps(manifest, separators=(",", ":")).encode()).decode()
     return FileResponse(out, media_type="video/mp4", filename=out.name,
-                        headers={"X-Clearwatch-Manifest": header, "X-Clearwatch-Export": folder.name})
+                        headers={"X-Clearwatch-Manifest": header, "X-Clearwatch-Export": folder})

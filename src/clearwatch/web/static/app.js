@@ -68,7 +68,13 @@ async function cameraPage() {
     try {
       const got = await api(`/api/cameras/${cam}/export`, { method: "POST", json: { start: new Date(f.get("start")).toISOString(), end: new Date(f.get("end")).toISOString(), justification: f.get("justification"), redact: f.getAll("redact"), approval: f.get("approval") || null } });
       if (got && got.approval && !(got instanceof Blob)) { status.textContent = `waiting for a second person's approval: request ${got.approval}`; form.approval.value = got.approval; return; }
-      const a = document.createElement("a"); a.href = URL.createObjectURL(got); a.download = `${cam}.mp4`; a.click();
+      let file = got;
+      while (!(file instanceof Blob)) {  // a long re-encode: ask after the job until the file is there
+        status.textContent = "re-encoding the export…";
+        await new Promise((r) => setTimeout(r, 2000));
+        file = await api(`/api/exports/${got.job}`);
+      }
+      const a = document.createElement("a"); a.href = URL.createObjectURL(file); a.download = `${cam}.mp4`; a.click();
       status.textContent = "done";
     } catch (err) { status.textContent = err.message; }
   };
