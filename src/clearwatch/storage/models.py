@@ -114,6 +114,7 @@ class EventRecord(Base):
 
     __table_args__ = (
         Index("ix_events_site_start", "site", "start"),
+        Index("ix_events_site_camera_start", "site", "camera", "start"),
         Index("ix_events_camera_start", "camera", "start"),
         Index("ix_events_start", "start"),
         Index("ix_events_label_start", "label", "start"),
