@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,12 @@ from clearwatch.storage.models import FedSite
 
 
 @pytest.fixture
-def applier(tmp_path: Path) -> Applier:
-    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+def applier(db_url: str, tmp_path: Path) -> Iterator[Applier]:
+    """On SQLite and on PostgreSQL, which writes a batch's events in one upsert of its own."""
+    db = Database(db_url)
     db.migrate()
-    return Applier(db, tmp_path / "snapshots", ["north", "south"])
+    yield Applier(db, tmp_path / "snapshots", ["north", "south"])
+    db.dispose()
 
 
 def msg(site: str, kind: str, seq: int, body: dict[str, object], stream_site: str | None = None,
@@ -56,6 +59,15 @@ def test_repeats_change_nothing_and_newer_versions_win(applier: Applier) -> None
         assert row is not None and row.end is not None and row.version == 2 and row.site == "north"
         assert row.snapshot == "sites/north/gate/2027-01-15/x.jpg"
     assert site_row(applier, "north").duplicates == 2
+    later = applier.apply([msg("north", "event", 3, event("e1", end=1.8e9 + 9, label="car")),
+                           msg("north", "event", 4, event("e2"))])  # an update and a new one in the same batch
+    assert later.applied == 2
+    with applier.db.session() as s:
+        row = s.get(EventRecord, "e1")
+        assert row is not None and row.label == "car" and row.version == 3
+        assert row.end is not None and row.end.timestamp() == 1.8e9 + 9
+        assert row.zones == [] and row.box is None and row.data == {}
+        assert s.get(EventRecord, "e2") is not None
 
 
 def test_gaps_are_counted_not_hidden(applier: Applier) -> None:
@@ -104,3 +116,20 @@ def test_site_permissions_name_only_its_own_subjects() -> None:
     central = CentralConfig.model_validate({"sites": {"north": {"leaf_password": "pw"}, "south": {}}})
     with pytest.raises(ValueError, match=r"south\.leaf_password"):
         hub_conf(central, listen="127.0.0.1:1", leaf_listen="127.0.0.1:2", store_dir=Path("/x"))
+
+
+def test_what_the_database_refuses_is_refused_alone(applier: Applier) -> None:
+    """A value PostgreSQL refuses (a camera name longer than its column) must not hold up the batch for ever: the
+    rest is applied, that message counted as refused, and the site's sequence goes on past it."""
+    long_name = event("b")
+    long_name["event"] = {**long_name["event"], "camera": "c" * 100}  # type: ignore[dict-item]
+    r = applier.apply([msg("north", "event", 1, event("a")), msg("north", "event", 2, long_name),
+                       msg("north", "event", 3, event("c")), msg("north", "event", 4, {"event": {"id": "d"}})])
+    with applier.db.session() as s:
+        assert s.get(EventRecord, "a") is not None and s.get(EventRecord, "c") is not None
+        assert s.get(EventRecord, "d") is None  # no camera, no start: refused before the database
+        refused_by_db = s.get(EventRecord, "b") is None
+    assert refused_by_db == (applier.db.dialect == "postgresql")  # SQLite does not enforce lengths
+    assert r.rejected == 1 + refused_by_db and r.applied == 3 - refused_by_db
+    row = site_row(applier, "north")
+    assert row.last_seq == 4 and row.rejected == r.rejected and row.applied == r.applied

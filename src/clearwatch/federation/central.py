@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from clearwatch.config.federation import CentralConfig, site_domain
 from clearwatch.federation import subjects as subj
 from clearwatch.federation.apply import Applier, Incoming
 from clearwatch.federation.link import FederationError, LoopThread, SiteOffline, connect, ensure_stream
+from clearwatch.federation.pull import Puller
 from clearwatch.governance.audit import Actor
 from clearwatch.storage import Database
 from clearwatch.storage.models import FedCommand, FedRecord, FedSite
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FETCH = 500
+# how long a fetch waits for a full batch once the stream is drained: nats-py holds what it has until the batch
+# is full or this runs out, so with the link up this bounds the delay a message spends waiting for company
+FETCH_WAIT = 0.1
 
 
 @dataclass
@@ -56,6 +61,8 @@ class CentralNode:
         self.js: JetStreamContext | None = None
         self._tasks: list[asyncio.Future[Any]] = []
         self._stopping = False
+        # its own thread: never queued behind requests, pings or exports in the loop's shared executor
+        self._apply_thread: ThreadPoolExecutor | None = None
 
     # lifecycle ------------------------------------------------------------------------------------
 
@@ -70,6 +77,7 @@ class CentralNode:
             raise
 
     async def _start(self) -> None:
+        self._apply_thread = ThreadPoolExecutor(1, thread_name_prefix="central-apply")
         self.nc = await connect(self.central.nats, name="clearwatch-central")
         self.js = self.nc.jetstream()
         await self._ensure_streams()
@@ -81,6 +89,9 @@ class CentralNode:
         if self.loop is not None:
             self.loop.shutdown(self._tasks, self.nc, "the central link")
             self.loop = None
+        if self._apply_thread is not None:
+            self._apply_thread.shutdown(wait=True)  # a batch under way commits or rolls back before we return
+            self._apply_thread = None
 
     async def _ensure_streams(self) -> None:
         from nats.js.api import (
@@ -114,7 +125,7 @@ class CentralNode:
 
     # applying ------------------------------------------------------------------------------------
 
-    async def _bind(self) -> Any:
+    async def _bind(self) -> Puller:
         """Our consumer, starting where the database says applying stopped — not where the server thinks: a batch
         taken but not committed (a killed process, a lost connection, the database down) must come again before
         anything after it, or a site's messages would be applied out of order."""
@@ -130,44 +141,64 @@ class CentralNode:
         await self.js.add_consumer(subj.CENTRAL_STREAM, ConsumerConfig(
             durable_name=subj.CENTRAL_CONSUMER, ack_policy=AckPolicy.ALL, max_ack_pending=FETCH * 4, ack_wait=60.0,
             **start))
-        return await self.js.pull_subscribe_bind(subj.CENTRAL_CONSUMER, subj.CENTRAL_STREAM)
+        assert self.nc is not None
+        return await Puller(self.nc, subj.CENTRAL_STREAM, subj.CENTRAL_CONSUMER).start()
 
     async def _apply_loop(self) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
-
+        """Fetch, apply in the executor, acknowledge — with the next fetch already under way while a batch is
+        applied, so a backlog drains at the pace of the slower of the two rather than their sum."""
         loop = asyncio.get_running_loop()
-        sub = None
+        puller: Puller | None = None
+        ahead: asyncio.Future[list[Any]] | None = None
+        failing = False
         while not self._stopping:
             try:
-                if sub is None:
-                    sub = await self._bind()
-                # a fetch cut by a reconnect can hang: bounded, and the consumer re-made from our position
-                msgs = await asyncio.wait_for(sub.fetch(FETCH, timeout=1.0), 15.0)
-            except NatsTimeout:  # nothing new within a second
-                continue
-            except TimeoutError:  # wait_for's own: the fetch hung
-                sub = None
-                continue
+                if puller is None:
+                    puller = await self._bind()
+                msgs = await (ahead if ahead is not None else self._fetch(puller))
+                ahead = None
+                if failing:
+                    log.info("central node: fetching from %s again", subj.CENTRAL_STREAM)
+                    failing = False
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                log.warning("central node: fetching from %s: %s", subj.CENTRAL_STREAM, exc or type(exc).__name__)
-                sub = None
+            except Exception as exc:  # a fetch cut by a reconnect, the consumer gone: re-made from our position
+                # said once per outage, not every second of it
+                (log.debug if failing else log.warning)("central node: fetching from %s: %s", subj.CENTRAL_STREAM,
+                                                        exc or type(exc).__name__)
+                failing = True
+                await self._unbind(puller)
+                ahead = puller = None
                 await asyncio.sleep(1.0)
                 continue
             if not msgs:
                 continue
             batch = [Incoming(m.subject, dict(m.headers or {}), m.data, m.metadata.sequence.stream) for m in msgs]
+            ahead = asyncio.ensure_future(self._fetch(puller))
             try:
-                await loop.run_in_executor(None, self.applier.apply, batch)
+                await loop.run_in_executor(self._apply_thread, self.applier.apply, batch)
                 await msgs[-1].ack()  # acknowledges the whole batch (AckPolicy.ALL), after it is committed
             except asyncio.CancelledError:
+                ahead.cancel()
                 raise
             except Exception as exc:  # the database or the link is down: take it all again from our position
                 log.error("central node: cannot apply %d message(s): %s", len(batch), exc)
-                sub = None
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
+                await self._unbind(puller)
+                ahead = puller = None
                 await asyncio.sleep(2.0)
-                continue
+
+    @staticmethod
+    def _fetch(puller: Puller) -> asyncio.Future[list[Any]]:
+        return asyncio.ensure_future(puller.fetch(FETCH, FETCH_WAIT))
+
+    @staticmethod
+    async def _unbind(puller: Puller | None) -> None:
+        if puller is not None:
+            with contextlib.suppress(Exception):
+                await puller.close()
 
     # links ---------------------------------------------------------------------------------------
 
@@ -176,7 +207,10 @@ class CentralNode:
         while not self._stopping:
             try:
                 applied = await loop.run_in_executor(None, self._applied_seqs)
-                await asyncio.gather(*(self._ping(s, applied.get(s, 0)) for s in self.sites))
+                changed = await asyncio.gather(*(self._ping(s, applied.get(s, 0)) for s in self.sites))
+                # one transaction for the round: a transaction per site queued 50 of them behind the applier's
+                # locks on the same rows, in the executor threads the applier needed
+                await loop.run_in_executor(None, self._store_links, dict(zip(self.sites, changed, strict=True)))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is down: the next round tries again
@@ -187,9 +221,9 @@ class CentralNode:
         with self.db.session() as s:
             return {r.name: r.last_seq for r in s.scalars(select(FedSite))}
 
-    async def _ping(self, site: str, applied: int) -> None:
+    async def _ping(self, site: str, applied: int) -> bool:
         """Is the site there? It hears how much of its stream we have applied (its backlog and lag alarm), we
-        hear its health."""
+        hear its health. True when the link changed."""
         state = self.links[site]
         try:
             health: dict[str, Any] | None = json.loads(await self._ask(site, "ping", {"applied_seq": applied}, 2.0))
@@ -200,22 +234,24 @@ class CentralNode:
         state.up, state.error, state.checked_at = up, error, time.time()
         if health is not None:
             state.health = health
-        await asyncio.get_running_loop().run_in_executor(None, self._store_link, site, state, changed)
         if changed:
             log.info("site %s: link %s%s", site, "up" if up else "down", f" ({error})" if error else "")
+        return changed
 
-    def _store_link(self, site: str, state: LinkState, changed: bool) -> None:
+    def _store_links(self, changed: dict[str, bool]) -> None:
         now = datetime.now(UTC)
         with self.db.session() as s:
-            row = s.get(FedSite, site)
-            if row is None:
-                row = FedSite(name=site, last_seq=0, applied=0, duplicates=0, gaps=0, rejected=0, link_up=False)
-                s.add(row)
-            if changed or row.link_changed_at is None:
-                row.link_changed_at = now
-            row.link_up, row.link_error, row.link_checked_at = state.up, state.error, now
-            if state.health is not None and state.up:
-                row.health = state.health
+            rows = {r.name: r for r in s.scalars(select(FedSite).order_by(FedSite.name))}
+            for site in sorted(changed):
+                state, row = self.links[site], rows.get(site)
+                if row is None:
+                    row = FedSite(name=site, last_seq=0, applied=0, duplicates=0, gaps=0, rejected=0, link_up=False)
+                    s.add(row)
+                if changed[site] or row.link_changed_at is None:
+                    row.link_changed_at = now
+                row.link_up, row.link_error, row.link_checked_at = state.up, state.error, now
+                if state.health is not None and state.up:
+                    row.health = state.health
 
     # asking sites (from any thread) ----------------------------------------------------------------
 
