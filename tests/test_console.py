@@ -28,6 +28,7 @@ from tests.support.helpers import make_config, wait_for
 
 pytestmark = pytest.mark.slow
 PHOTOS = SHARED / "data/faces/photos"
+FVC = SHARED / "data/fingerprints/fvc2002/DB1_B"
 CHROMIUM = "/usr/bin/chromium"
 MASK = "[[0, 0], [0.4, 0], [0.4, 0.4], [0, 0.4]]"  # the top-left of both cameras: a neighbour's window
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -122,6 +123,11 @@ def test_every_route_needs_authentication(console: Console) -> None:
     ("oscar", "GET", "/api/reports/transparency"),
     ("vera", "GET", "/api/people/x/report"),
     ("vera", "POST", "/api/people/x/erase"),
+    ("vera", "GET", "/api/people/x/fingers"),
+    ("vera", "POST", "/api/people/x/fingers"),
+    ("vera", "POST", "/api/fingers/verify"),
+    ("vera", "POST", "/api/fingers/identify"),
+    ("audrey", "POST", "/api/fingers/identify"),
 ])
 def test_wrong_role_or_camera_is_forbidden(console: Console, who: str, method: str, path: str) -> None:
     r = httpx.request(method, console.url + path, headers=bearer(console, who), timeout=10)
@@ -204,6 +210,82 @@ def test_footage_and_biometric_actions_are_audited(console: Console) -> None:
     # nobody can change the trail through the API
     spec = httpx.get(f"{c.url}/api/openapi.json").json()
     assert set(spec["paths"]["/api/audit"]) == {"get"} and set(spec["paths"]["/api/audit/verify"]) == {"get"}
+
+
+def _enrol_face(c: Console, name: str, photo: str) -> str:
+    with (PHOTOS / photo).open("rb") as f:
+        r = httpx.post(f"{c.url}/api/people", headers=bearer(c, "oscar"), timeout=60,
+                       data={"name": name, "legal_basis": "site access control"}, files=[("photos", f)])
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _finger(c: Console, path: str, name: str, *, who: str = "oscar", **data: object) -> httpx.Response:
+    file = FVC / name
+    return httpx.post(c.url + path, headers=bearer(c, who), timeout=60, data=data,
+                      files={"file": (file.name, file.read_bytes())})
+
+
+def test_fingerprints_over_the_api(console: Console) -> None:
+    """Enrol fingers from an image and from an ISO template (legal basis required), verify and identify with the
+    decision and its false match rate, remove one, erase a person: all audited, and an erased person's finger is
+    never found again by the running console."""
+    c = console
+    h = bearer(c, "oscar")
+    ana, ben = _enrol_face(c, "Ana Fingers", "img3.jpg"), _enrol_face(c, "Ben Fingers", "img8.jpg")
+    r = _finger(c, f"/api/people/{ana}/fingers", "101_1.tif", finger=2, legal_basis="gate 4 access control")
+    assert r.status_code == 201, r.text
+    assert r.json()["position"] == "right index" and r.json()["minutiae"] >= 8 and not r.json()["image_kept"]
+    r = _finger(c, f"/api/people/{ana}/fingers", "101_2.iso", finger=3, legal_basis="gate 4 access control",
+                keep_image="true")
+    assert r.status_code == 201 and not r.json()["image_kept"], "an ISO template has no image to keep"
+    assert _finger(c, f"/api/people/{ben}/fingers", "102_1.tif", finger=2, legal_basis="gate 4 access control",
+                   keep_image="true").json()["image_kept"]
+    # refusals name the problem
+    r = _finger(c, f"/api/people/{ana}/fingers", "101_3.tif", finger=2)
+    assert r.status_code == 422 and "legal_basis" in r.text
+    r = httpx.post(f"{c.url}/api/people/{ana}/fingers", headers=h, data={"finger": 2, "legal_basis": "gate 4"},
+                   files={"file": ("broken.tif", b"II*\x00 not really a tiff")})
+    assert r.status_code == 422 and "broken.tif" in r.json()["detail"], r.text
+    r = _finger(c, "/api/people/nobody/fingers", "101_3.tif", finger=2, legal_basis="gate 4")
+    assert r.status_code == 404 and "nobody" in r.text
+    fingers = httpx.get(f"{c.url}/api/people/{ana}/fingers", headers=h).json()
+    assert [(f["finger"], f["position"]) for f in fingers] == [(2, "right index"), (3, "right middle")]
+
+    # 1:1 — her finger, not his; with the false match rate the decision stands on
+    r = _finger(c, "/api/fingers/verify", "101_4.tif", person_id=ana, justification="door 4 badge dispute")
+    assert r.status_code == 200, r.text
+    mine = r.json()
+    assert mine["match"] and mine["score"] >= mine["threshold"] and mine["fmr"] <= 1e-3
+    theirs = _finger(c, "/api/fingers/verify", "101_4.tif", person_id=ben, justification="door 4 badge dispute").json()
+    assert not theirs["match"] and theirs["score"] < mine["score"] and theirs["fmr"] > mine["fmr"]
+    assert _finger(c, "/api/fingers/verify", "101_4.tif", person_id=ana).status_code == 422, "needs a why"
+    # 1:N
+    r = _finger(c, "/api/fingers/identify", "102_5.tif", justification="latent from the store room")
+    assert r.status_code == 200, r.text
+    best = r.json()["candidates"][0]
+    assert best["person_id"] == ben and best["match"] and best["finger"] == 2
+
+    # remove one finger; erase a person: the running console forgets both
+    assert httpx.delete(f"{c.url}/api/people/{ana}/fingers/{fingers[1]['id']}", headers=h).status_code == 204
+    assert httpx.delete(f"{c.url}/api/people/{ana}/fingers/{fingers[1]['id']}", headers=h).status_code == 404
+    assert len(httpx.get(f"{c.url}/api/people/{ana}/fingers", headers=h).json()) == 1
+    assert httpx.delete(f"{c.url}/api/people/{ana}", headers=h).status_code == 204
+    r = _finger(c, "/api/fingers/identify", "101_4.tif", justification="latent from the store room")
+    assert ana not in [x["person_id"] for x in r.json()["candidates"]]
+
+    records = AuditLog(c.svc.db).list(500, actor="oscar")
+    enrol = json.loads(next(x for x in records if x.action == "biometric.finger_enrol" and x.target == ben).detail)
+    assert enrol["legal_basis"] == "gate 4 access control" and enrol["finger"] == 2 and enrol["image_kept"]
+    assert any(x.action == "biometric.finger_verify" and x.target == ana and x.justification == "door 4 badge dispute"
+               for x in records)
+    assert any(x.action == "biometric.finger_identify" and x.justification == "latent from the store room"
+               and ben in x.detail for x in records)
+    assert {"biometric.finger_remove", "biometric.view"} <= {x.action for x in records}
+    spec = httpx.get(f"{c.url}/api/openapi.json").json()["paths"]
+    assert {"/api/fingers/verify", "/api/fingers/identify", "/api/people/{person_id}/fingers",
+            "/api/people/{person_id}/fingers/{template_id}"} <= set(spec)
+    httpx.delete(f"{c.url}/api/people/{ben}", headers=h)
 
 
 def test_plates_search_lists_and_what_a_viewer_sees(console: Console) -> None:
@@ -649,6 +731,43 @@ def test_browser_walkthrough(console: Console, browser: object, output_dir: Path
             "auth.logout"} <= actions
     logged = json.dumps([r.detail for r in AuditLog(c.svc.db).list(1000, action="auth.login_failed")])
     assert "oscar" not in logged
+
+
+def test_fingerprints_page_in_the_browser(console: Console, browser: object, output_dir: Path) -> None:
+    """The console's fingerprint page: a person's fingers listed, a finger enrolled from an uploaded image, another
+    impression identified as them with its false match rate, and a 1:1 check."""
+    c = console
+    person = _enrol_face(c, "Cleo Prints", "img13.jpg")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    _login(page, c, "oscar")
+    page.goto(c.url + "/fingers")
+    page.wait_for_function("(id) => [...document.querySelectorAll('#finger-person option')].some(o => o.value === id)",
+                           arg=person)
+    page.select_option("#finger-person", person)
+    page.wait_for_selector("#finger-list >> text=Nothing yet")
+    page.select_option("#finger-enrol select[name=finger]", "7")
+    page.set_input_files("#finger-enrol input[name=file]", str(FVC / "105_1.tif"))
+    page.fill("#finger-enrol input[name=legal_basis]", "store room access")
+    page.click("#finger-enrol button")
+    page.wait_for_selector("#finger-status >> text=enrolled left index")
+    page.wait_for_selector("#finger-list td >> text=7 — left index")
+    page.set_input_files("#finger-identify input[name=file]", str(FVC / "105_3.tif"))
+    page.fill("#finger-identify input[name=justification]", "print on the store room door")
+    page.click("#finger-identify button")
+    page.wait_for_selector("#identify-result .match >> text=Cleo Prints")
+    assert "impostors" in page.inner_text("#identify-result")
+    page.select_option("#finger-verify select[name=person_id]", person)
+    page.set_input_files("#finger-verify input[name=file]", str(FVC / "106_1.tif"))
+    page.fill("#finger-verify input[name=justification]", "is this her print on the box?")
+    page.click("#finger-verify button")
+    page.wait_for_selector("#verify-result >> text=No match")
+    (output_dir / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(output_dir / "screenshots" / "fingers.png"))
+    page.close()
+    records = AuditLog(c.svc.db).list(200, actor="oscar")
+    assert any(r.action == "biometric.finger_identify" and r.justification == "print on the store room door"
+               and person in r.detail for r in records)
+    httpx.delete(f"{c.url}/api/people/{person}", headers=bearer(c, "oscar"))
 
 
 def test_event_filters_accept_times_without_offset_as_utc(console: Console) -> None:

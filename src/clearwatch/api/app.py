@@ -14,7 +14,19 @@ from fastapi.staticfiles import StaticFiles
 
 from clearwatch.api.context import AppContext
 from clearwatch.api.export_jobs import ExportJobs
-from clearwatch.api.routes import admin, alarms, approvals, auth, cameras, events, people, plates, reports, sites
+from clearwatch.api.routes import (
+    admin,
+    alarms,
+    approvals,
+    auth,
+    cameras,
+    events,
+    fingers,
+    people,
+    plates,
+    reports,
+    sites,
+)
 from clearwatch.web import STATIC, LoginRedirect, render_error
 from clearwatch.web import router as pages
 
@@ -36,8 +48,8 @@ def create_app(context: AppContext) -> FastAPI:
                               "biometric action is recorded on a tamper-evident audit trail.")
     app.state.ctx = context
     app.state.export_jobs = ExportJobs()
-    for r in (auth.router, cameras.router, events.router, alarms.router, people.router, plates.router, reports.router,
-              reports.pages, approvals.router, admin.router, sites.router,
+    for r in (auth.router, cameras.router, events.router, alarms.router, people.router, fingers.router,
+              plates.router, reports.router, reports.pages, approvals.router, admin.router, sites.router,
               admin.metrics_router):
         app.include_router(r)
     app.include_router(pages)

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clearwatch.alarms.engine import AlarmEngine
 from clearwatch.analytics.pipeline import AnalyticsSummary
@@ -18,6 +19,9 @@ from clearwatch.governance import AuditLog, Users
 from clearwatch.identity import FaceRegistry
 from clearwatch.sources.health import HealthSnapshot, health_of
 from clearwatch.storage import Database, EventStore, SegmentIndex
+
+if TYPE_CHECKING:
+    from clearwatch.identity.fingers import FingerRegistry
 
 
 def _no_health() -> list[HealthSnapshot]:
@@ -48,6 +52,22 @@ class AppContext:
     analytics_summary: Callable[[], dict[str, AnalyticsSummary]] = _no_summary
     metrics: Callable[[], dict[str, Any]] = _nothing
     central: CentralNode | None = None  # set at the central node: the sites it sources
+    _fingers: list[FingerRegistry] = field(default_factory=list, repr=False)  # made on first use
+    _fingers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fingers(self) -> FingerRegistry | None:
+        """The registry's fingerprints (under the same key as its faces), loaded on first use; None without a key."""
+        if self.registry is None:
+            return None
+        with self._fingers_lock:
+            if not self._fingers:
+                from clearwatch.identity.fingers import FingerRegistry
+
+                point = "1e-4" if self.config.identity.operating_point == "1e-4" else "1e-3"
+                reg = FingerRegistry(self.db, self.registry.cipher, point)
+                reg.start()
+                self._fingers.append(reg)
+            return self._fingers[0]
 
     @property
     def is_central(self) -> bool:

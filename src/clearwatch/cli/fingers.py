@@ -27,24 +27,21 @@ if TYPE_CHECKING:
 
 fingers_app = typer.Typer(no_args_is_help=True, help="Fingerprints: templates, matching, the registry.")
 DpiOption = typer.Option(None, "--dpi", min=250, max=1500, help="Image resolution (default: the file's, or 500).")
-TEMPLATE_SUFFIXES = {".iso", ".ist", ".fmr", ".cwfp", ".tpl"}
 
 
 def read_template(path: Path, dpi: float | None = None) -> Template:
     """A template from an ISO 19794-2 / native template file, or extracted from an image."""
-    from clearwatch.fingerprints import Template, TemplateError, extract, load_fingerprint
+    from clearwatch.fingerprints import TemplateError
+    from clearwatch.fingerprints.probe import read_probe
 
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ClearwatchError(f"{path}: cannot read ({exc.strerror})") from None
-    if path.suffix.lower() in TEMPLATE_SUFFIXES or data[:4] in (b"FMR\x00", b"CWFP"):
-        try:
-            return Template.from_bytes(data)
-        except TemplateError as exc:
-            raise ClearwatchError(f"{path.name}: {exc}") from None
-    image, resolution = load_fingerprint(data, path.name, dpi)
-    return extract(image, resolution)
+    try:
+        return read_probe(data, path.name, dpi).template
+    except TemplateError as exc:  # an image's errors name the file already
+        raise ClearwatchError(f"{path.name}: {exc}") from None
 
 
 def _registry(config: Path | None, data: Path | None) -> FingerRegistry:
@@ -120,13 +117,14 @@ def fingers_enrol(person: str, finger: int = typer.Argument(..., min=1, max=10, 
     import cv2
 
     from clearwatch.fingerprints import load_fingerprint
+    from clearwatch.fingerprints.probe import TEMPLATE_SUFFIXES
     from clearwatch.governance import AuditLog
     from clearwatch.identity.fingers import FINGERS
 
     reg = _registry(config, data)
     t = read_template(source, dpi)
     png = None
-    if keep_image and source.suffix.lower() not in TEMPLATE_SUFFIXES:
+    if keep_image and not source.name.lower().endswith(TEMPLATE_SUFFIXES):
         grey, _ = load_fingerprint(source, source.name, dpi)
         png = cv2.imencode(".png", grey)[1].tobytes()
     tid = reg.enrol(person, finger, t, source.name, png)

@@ -23,7 +23,7 @@ class GovernanceConfig(Section):
                                           description="How often the audit trail's head is signed.")
     witnesses: list[Name] = Field(default_factory=list,
                                   description="Webhooks that receive each signed checkpoint (MQTT gets it too).")
-    dual_authorisation: list[Literal["export", "face_search", "unmask"]] = Field(
+    dual_authorisation: list[Literal["export", "face_search", "finger_search", "unmask"]] = Field(
         default_factory=list, description="Actions that need a second authorised user's approval first.")
     approval_ttl: Duration = Field(default=3600.0, ge=60, description="How long a request (and an unmasking) holds.")
     public_transparency: bool = Field(default=False,

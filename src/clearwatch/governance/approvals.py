@@ -17,8 +17,9 @@ from clearwatch.governance.roles import Perm
 from clearwatch.storage import Database
 from clearwatch.storage.models import Approval
 
-Action = Literal["export", "face_search", "unmask"]
-PERM: dict[str, Perm] = {"export": Perm.EXPORT, "face_search": Perm.FACE_SEARCH, "unmask": Perm.UNMASK}
+Action = Literal["export", "face_search", "finger_search", "unmask"]
+PERM: dict[str, Perm] = {"export": Perm.EXPORT, "face_search": Perm.FACE_SEARCH,
+                         "finger_search": Perm.FINGER_SEARCH, "unmask": Perm.UNMASK}
 
 
 class ApprovalError(ClearwatchError):

@@ -20,6 +20,7 @@ class Perm(StrEnum):
     EVENTS = "events"
     PEOPLE = "people"  # see and change the registry
     FACE_SEARCH = "face_search"
+    FINGER_SEARCH = "finger_search"  # verify and identify fingerprints against the registry
     PLATES = "plates"  # see plate reads and manage plate lists
     PLATE_SEARCH = "plate_search"
     MACHINES = "machines"
@@ -35,6 +36,7 @@ class Perm(StrEnum):
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.OPERATOR: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EXPORT, Perm.EVENTS, Perm.PEOPLE, Perm.FACE_SEARCH,
+                              Perm.FINGER_SEARCH,
                               Perm.PLATES, Perm.PLATE_SEARCH, Perm.MACHINES, Perm.SYSTEM, Perm.ALARMS,
                               Perm.ALARM_HANDLE, Perm.ARM}),
     Role.VIEWER: frozenset({Perm.LIVE, Perm.PLAYBACK, Perm.EVENTS, Perm.MACHINES, Perm.ALARMS}),

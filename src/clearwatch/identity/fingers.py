@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from clearwatch.errors import ClearwatchError
 from clearwatch.fingerprints import Gallery, Prepared, Template, prepare, score
@@ -62,8 +62,21 @@ class FingerRegistry:
         self._prepared: list[Prepared] = []
         self._gallery: Gallery | None = None  # packed on the first search after a change
         self._names: dict[str, str] = {}
+        self._stored: tuple[int, int] = (-1, -1)  # (how many, highest id) of the stored fingers this memory holds
+
+    def _stored_now(self) -> tuple[int, int]:
+        with self.db.session() as s:
+            n, top = s.execute(select(func.count(), func.max(FingerTemplate.id))).one()
+            return int(n or 0), int(top or 0)
+
+    def refresh(self) -> None:
+        """Reload when the stored fingers changed under us (another process enrolled, an erasure removed them):
+        a long-running console must never match an erased person's finger."""
+        if self._stored_now() != self._stored:
+            self.start()
 
     def start(self) -> None:
+        stored = self._stored_now()
         with self.db.session() as s:
             names = {p.id: p.name for p in s.scalars(select(Person))}
             rows = list(s.execute(select(FingerTemplate.id, FingerTemplate.person_id, FingerTemplate.finger,
@@ -76,6 +89,26 @@ class FingerRegistry:
             self._prepared = prepared
             self._gallery = None
             self._names = names
+            self._stored = stored
+
+    def fingers(self, person_id: str) -> list[FingerTemplate]:
+        """A person's enrolled fingers (the rows; templates still encrypted), by finger position."""
+        with self.db.session() as s:
+            if s.get(Person, person_id) is None:
+                raise FingerError(f"no enrolled person {person_id!r}")
+            return list(s.scalars(select(FingerTemplate).where(FingerTemplate.person_id == person_id)
+                                  .order_by(FingerTemplate.finger, FingerTemplate.id)))
+
+    def remove(self, person_id: str, template_id: int) -> int:
+        """Remove one enrolled finger; its position, or FingerError when the person has no such finger."""
+        with self.db.session() as s:
+            row = s.get(FingerTemplate, template_id)
+            if row is None or row.person_id != person_id:
+                raise FingerError(f"person {person_id!r} has no fingerprint {template_id}")
+            finger = row.finger
+            s.delete(row)
+        self.start()
+        return finger
 
     def enrol(self, person_id: str, finger: int, template: Template, source: str,
               image_png: bytes | None = None) -> int:
@@ -83,6 +116,7 @@ class FingerRegistry:
             raise FingerError(f"finger position {finger} is not 1-10 (ISO: 1 right thumb … 10 left little)")
         if len(template) < 8:
             raise FingerError(f"{source}: only {len(template)} minutiae found: too few to enrol (need 8)")
+        self.refresh()  # what others stored meanwhile is loaded before ours is added to it
         with self.db.session() as s:
             person = s.get(Person, person_id)
             if person is None:
@@ -97,6 +131,7 @@ class FingerRegistry:
             tid, name = row.id, person.name
         p = prepare(template)
         with self._lock:
+            self._stored = (self._stored[0] + 1, max(self._stored[1], tid))
             self._ids.append(tid)
             self._owners.append((person_id, finger))
             self._prepared.append(p)
@@ -114,8 +149,10 @@ class FingerRegistry:
             self._gallery = None
         with self.db.session() as s:
             s.execute(delete(FingerTemplate).where(FingerTemplate.person_id == person_id))
+        self._stored = self._stored_now()
 
     def verify(self, person_id: str, probe: Template, finger: int | None = None) -> float:
+        self.refresh()
         p = prepare(probe)
         with self._lock:
             mine = [self._prepared[i] for i, (pid, f) in enumerate(self._owners)
@@ -127,6 +164,7 @@ class FingerRegistry:
 
     def identify(self, probe: Template, k: int = 5, workers: int | None = None) -> list[FingerCandidate]:
         """The ``k`` best persons: every template prefiltered, the short list fully compared, on all cores."""
+        self.refresh()
         p = prepare(probe)
         with self._lock:
             if self._gallery is None:

@@ -377,7 +377,7 @@ class Approval(Base):
     __tablename__ = "approvals"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    action: Mapped[str] = mapped_column(String(32))  # export | face_search | unmask
+    action: Mapped[str] = mapped_column(String(32))  # export | face_search | finger_search | unmask
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     requested_by: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)

@@ -19,6 +19,7 @@ STATIC = Path(__file__).with_name("static")
 NAV = [("/", "Live", Perm.LIVE.value), ("/sites", "Sites", Perm.LIVE.value), ("/alarms", "Alarms", Perm.ALARMS.value),
        ("/events", "Events", Perm.EVENTS.value),
        ("/people", "People", Perm.PEOPLE.value), ("/search", "Face search", Perm.FACE_SEARCH.value),
+       ("/fingers", "Fingerprints", Perm.PEOPLE.value),
        ("/plates", "Plates", Perm.PLATES.value),
        ("/machines", "Machines", Perm.MACHINES.value), ("/approvals", "Approvals", Perm.EXPORT.value),
        ("/system", "System", Perm.SYSTEM.value),
@@ -124,6 +125,15 @@ def alarms_page(request: Request) -> Response:
 def people_page(request: Request) -> Response:
     p = page_user(request, Perm.PEOPLE)
     return _render(request, "people.html", p, "people", "People", registry=ctx(request).registry is not None)
+
+
+@router.get("/fingers", response_class=HTMLResponse)
+def fingers_page(request: Request) -> Response:
+    from clearwatch.identity.fingers import FINGERS
+
+    p = page_user(request, Perm.PEOPLE)
+    return _render(request, "fingers.html", p, "fingers", "Fingerprints", registry=ctx(request).registry is not None,
+                   positions=sorted(FINGERS.items()))
 
 
 @router.get("/search", response_class=HTMLResponse)

@@ -30,7 +30,7 @@ class ApprovalOut(BaseModel):
 
 
 class ApprovalRequest(BaseModel):
-    action: Literal["export", "face_search", "unmask"]
+    action: Literal["export", "face_search", "finger_search", "unmask"]
     params: dict[str, Any] = Field(description='unmask: {"camera": NAME}')
     why: str = Field(min_length=5, max_length=1000)
 

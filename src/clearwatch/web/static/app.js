@@ -165,6 +165,60 @@ async function searchPage() {
   };
 }
 
+// fingerprints: a person's fingers, enrolment, 1:1 and 1:N with the decision and its false match rate
+const fmrText = (f) => (f >= 1 ? "any impostor" : `1 in ${Math.round(1 / Math.max(f, 1e-9)).toLocaleString()}`);
+async function fingersPage() {
+  const pick = $("#finger-person"), list = $("#finger-list"), status = $("#finger-status");
+  const people = await api("/api/people");
+  const options = people.map((p) => `<option value="${esc(p.id)}">${esc(p.name)}${p.external_ref ? " (" + esc(p.external_ref) + ")" : ""}</option>`).join("");
+  pick.innerHTML = options;
+  document.querySelectorAll(".person-choice").forEach((s) => (s.innerHTML = options));
+  async function show() {
+    if (!pick.value) { list.innerHTML = '<p class="muted">Enrol someone on the People page first.</p>'; return; }
+    const rows = await api(`/api/people/${encodeURIComponent(pick.value)}/fingers`);
+    list.innerHTML = table(rows, [["finger", (r) => `${r.finger} — ${esc(r.position)}`], ["minutiae", (r) => r.minutiae], ["from", (r) => esc(r.source)],
+      ["image kept", (r) => (r.image_kept ? "yes" : "no")], ["enrolled", (r) => fmt(r.created_at)], ["", (r) => `<button class="danger" data-remove="${r.id}">Remove</button>`]]);
+    list.querySelectorAll("[data-remove]").forEach((b) => b.onclick = async () => {
+      if (!confirm("Remove this fingerprint from the registry?")) return;
+      await api(`/api/people/${encodeURIComponent(pick.value)}/fingers/${b.dataset.remove}`, { method: "DELETE" }); show();
+    });
+  }
+  pick.onchange = show;
+  const enrol = $("#finger-enrol");
+  enrol.onsubmit = async (e) => {
+    e.preventDefault();
+    status.className = ""; status.textContent = "extracting…";
+    try {
+      const r = await api(`/api/people/${encodeURIComponent(pick.value)}/fingers`, { method: "POST", body: new FormData(enrol) });
+      status.textContent = `enrolled ${r.position} (${r.minutiae} minutiae)`; enrol.reset(); show();
+    } catch (err) { status.textContent = err.message; status.className = "error"; }
+  };
+  const verify = $("#finger-verify");
+  if (verify) verify.onsubmit = async (e) => {
+    e.preventDefault();
+    const out = $("#verify-result");
+    out.textContent = "comparing…";
+    try {
+      const r = await api("/api/fingers/verify", { method: "POST", body: new FormData(verify) });
+      out.innerHTML = r.approval ? `<p>${esc(r.detail)} (request ${esc(r.approval)})</p>` :
+        `<p class="${r.match ? "match" : ""}"><strong>${r.match ? "Match" : "No match"}</strong>: score ${r.score.toFixed(3)} (threshold ${r.threshold}); impostors score this high ${fmrText(r.fmr)} times</p>`;
+    } catch (err) { out.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
+  };
+  const ident = $("#finger-identify");
+  if (ident) ident.onsubmit = async (e) => {
+    e.preventDefault();
+    const out = $("#identify-result");
+    out.textContent = "searching…";
+    try {
+      const r = await api("/api/fingers/identify", { method: "POST", body: new FormData(ident) });
+      out.innerHTML = r.approval ? `<p>${esc(r.detail)} (request ${esc(r.approval)})</p>` : `<p class="muted">${r.minutiae} minutiae; threshold ${r.threshold}</p>` +
+        table(r.candidates, [["name", (c) => `<span class="${c.match ? "match" : ""}">${esc(c.name)}</span>`], ["finger", (c) => c.finger], ["score", (c) => c.score.toFixed(3)],
+          ["impostors this high", (c) => fmrText(c.fmr)], ["match", (c) => (c.match ? "yes" : "no")]]);
+    } catch (err) { out.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
+  };
+  show();
+}
+
 // plates: the latest reads (live), audited search, lists
 function plateRow(r, fresh) {
   const tr = document.createElement("tr");
@@ -380,5 +434,5 @@ async function tablePage() {
   };
 }
 
-const PAGES = { live: livePage, alarms: alarmsPage, camera: cameraPage, events: eventsPage, people: peoplePage, search: searchPage, plates: platesPage, sites: tablePage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage, approvals: tablePage };
+const PAGES = { live: livePage, alarms: alarmsPage, camera: cameraPage, events: eventsPage, people: peoplePage, fingers: fingersPage, search: searchPage, plates: platesPage, sites: tablePage, machines: tablePage, system: tablePage, audit: tablePage, users: tablePage, approvals: tablePage };
 document.addEventListener("DOMContentLoaded", () => { const f = PAGES[document.body.dataset.page]; if (f) f().catch((e) => console.error(e)); });
