@@ -38,6 +38,7 @@ test: $(STAMP) apt-deps lint
 bench: $(STAMP) apt-deps
 	$(VENV)/bin/python benchmarks/startup.py
 	$(VENV)/bin/python benchmarks/recording.py
+	$(VENV)/bin/python benchmarks/live.py
 	$(VENV)/bin/python benchmarks/pipeline.py
 	$(VENV)/bin/python benchmarks/faces.py
 	$(VENV)/bin/python benchmarks/api.py

@@ -22,6 +22,7 @@ from clearwatch.api.routes import (
     cameras,
     events,
     fingers,
+    live_video,
     people,
     plates,
     reports,
@@ -48,9 +49,9 @@ def create_app(context: AppContext) -> FastAPI:
                               "biometric action is recorded on a tamper-evident audit trail.")
     app.state.ctx = context
     app.state.export_jobs = ExportJobs()
-    for r in (auth.router, cameras.router, events.router, alarms.router, people.router, fingers.router,
-              plates.router, reports.router, reports.pages, approvals.router, admin.router, sites.router,
-              admin.metrics_router):
+    for r in (auth.router, cameras.router, live_video.router, events.router, alarms.router, people.router,
+              fingers.router, plates.router, reports.router, reports.pages, approvals.router, admin.router,
+              sites.router, admin.metrics_router):
         app.include_router(r)
     app.include_router(pages)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
@@ -95,7 +96,10 @@ class WebServer:
     def __init__(self, app: FastAPI, host: str, port: int):
         self.app = app
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                     lifespan="off", timeout_graceful_shutdown=3)
+                                     lifespan="off", timeout_graceful_shutdown=3,
+                                     # live video is compressed already: deflating it per message cost more CPU
+                                     # than everything else a viewer needs
+                                     ws_per_message_deflate=False)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
         self.host, self.port = host, port

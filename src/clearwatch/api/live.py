@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from clearwatch.recording.live_mp4 import LiveMp4
+
 
 @dataclass(frozen=True)
 class LiveJpeg:
@@ -33,6 +35,15 @@ class LiveHub:
         self._jpeg: dict[tuple[str, bool], LiveJpeg] = {}  # one encode per frame and variant, however many viewers
         self.masks = masks or {}  # camera → privacy mask polygons
         self._watchers: dict[str, list[Callable[[], None]]] = {}
+        self._feeds: dict[tuple[str, str], LiveMp4] = {}  # (camera, "main" | "sub") → its own packets as fMP4
+
+    def add_feed(self, feed: LiveMp4) -> None:
+        with self._lock:
+            self._feeds[(feed.camera, feed.stream)] = feed
+
+    def feed(self, camera: str, stream: str = "main") -> LiveMp4 | None:
+        with self._lock:
+            return self._feeds.get((camera, stream))
 
     def publish(self, camera: str, image: np.ndarray, t: float) -> None:
         with self._lock:

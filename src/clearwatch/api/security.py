@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy import delete
+from starlette.requests import HTTPConnection
 
 from clearwatch.api.context import AppContext
 from clearwatch.governance import Actor, Perm, can, may_see_camera
@@ -53,12 +55,12 @@ class Principal:
         return [s for s in all_sites if self.sees_site(s)]
 
 
-def ctx(request: Request) -> AppContext:
+def ctx(request: HTTPConnection) -> AppContext:
     context: AppContext = request.app.state.ctx
     return context
 
 
-def client_address(request: Request) -> str | None:
+def client_address(request: HTTPConnection) -> str | None:
     return request.client.host if request.client else None
 
 
@@ -81,7 +83,7 @@ def end_session(c: AppContext, token: str) -> None:
         s.execute(delete(WebSession).where(WebSession.token_hash == _hash(token)))
 
 
-def session_principal(c: AppContext, request: Request) -> Principal | None:
+def session_principal(c: AppContext, request: HTTPConnection) -> Principal | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -113,6 +115,19 @@ def principal(request: Request) -> Principal:
         if not sent or not secrets.compare_digest(sent, p.csrf or ""):
             raise HTTPException(403, "missing or wrong CSRF token")
     return p
+
+
+def ws_principal(c: AppContext, ws: HTTPConnection) -> Principal | None:
+    """Who opened a WebSocket: a bearer token, or the console's session — the latter only from this server's own
+    pages, since browsers send cookies with a WebSocket opened by any site (no CSRF header to check there)."""
+    auth = ws.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        user = c.users.by_token(auth[7:].strip())
+        return Principal(user, "token", None, client_address(ws)) if user is not None else None
+    origin = ws.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != ws.headers.get("host"):
+        return None
+    return session_principal(c, ws)
 
 
 def require(perm: Perm) -> Callable[[Principal], Principal]:

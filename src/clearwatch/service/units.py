@@ -15,6 +15,7 @@ from clearwatch.analytics.plate_events import PlateLooker
 from clearwatch.api.live import LiveHub
 from clearwatch.config import CameraConfig
 from clearwatch.recording import IndexWriter, Recorder
+from clearwatch.recording.live_mp4 import LiveMp4
 from clearwatch.service.detectors import DetectorCache
 from clearwatch.sources import Camera
 
@@ -69,6 +70,9 @@ def build_unit(cam: CameraConfig, *, recordings: Path, index_writer: IndexWriter
                plates: PlateLooker | None = None, plate_lists: Callable[[], list[ListEntry]] | None = None
                ) -> CameraUnit:
     camera = Camera(cam)
+    live_main = LiveMp4(cam.name, "main")
+    camera.add_sink(live_main)
+    live.add_feed(live_main)
     recorder = None
     if cam.record.enabled:
         recorder = Recorder(cam.name, cam.record, recordings, index_writer, camera.health, on_disk_full=on_disk_full)
@@ -88,7 +92,9 @@ def build_unit(cam: CameraConfig, *, recordings: Path, index_writer: IndexWriter
     unit.decoder = FrameDecoder(cam.name, consume, fps=cam.detect.fps, width=cam.detect.width,
                                 on_gap=analytics.interrupted)
     if cam.detect_url:
-        unit.detect_camera = Camera(cam.detect_source(), [unit.decoder])
+        live_sub = LiveMp4(cam.name, "sub")
+        live.add_feed(live_sub)
+        unit.detect_camera = Camera(cam.detect_source(), [unit.decoder, live_sub])
     else:
         camera.add_sink(unit.decoder)
     return unit

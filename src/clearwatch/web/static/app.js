@@ -33,8 +33,64 @@ async function livePage() {
   }
 }
 
+// live video at the camera's own quality: its packets as fMP4 over a WebSocket into Media Source Extensions;
+// the MJPEG picture (analytics size, masks burned in) when the browser or the stream cannot do that, saying why
+function liveVideo(video, img, note, cam, stream = "main") {
+  let ws = null, sb = null, queue = [], done = false;
+  const mjpeg = `/api/cameras/${encodeURIComponent(cam)}/live.mjpeg`;
+  function fallback(why) {
+    done = true; video.hidden = true; img.hidden = false;
+    if (!img.getAttribute("src")) img.src = mjpeg;
+    note.textContent = `MJPEG fallback: ${why}`; note.dataset.mode = "mjpeg";
+  }
+  if (!window.MediaSource) { fallback("this browser has no Media Source Extensions"); return; }
+  function pump() {
+    if (!sb || sb.updating || !queue.length) return;
+    const total = queue.reduce((n, b) => n + b.byteLength, 0), buf = new Uint8Array(total);
+    let at = 0;
+    for (const b of queue) { buf.set(new Uint8Array(b), at); at += b.byteLength; }
+    queue = [];
+    try { sb.appendBuffer(buf); } catch (e) { ws && ws.close(); }
+  }
+  function keepLive() {
+    const r = sb.buffered;
+    if (!r.length) return;
+    const start = r.start(r.length - 1), end = r.end(r.length - 1);
+    // at the live edge: never let a delay build up, and jump over a gap left by skipped frames
+    if (video.currentTime < start || end - video.currentTime > 0.8) video.currentTime = Math.max(start, end - 0.1);
+    if (!sb.updating && video.currentTime - r.start(0) > 30) sb.remove(r.start(0), video.currentTime - 10);
+    if (video.paused) video.play().catch(() => {});
+  }
+  function open() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    ws = new WebSocket(`${proto}//${location.host}/api/cameras/${encodeURIComponent(cam)}/live.ws?stream=${stream}`);
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (m) => {
+      if (typeof m.data !== "string") { queue.push(m.data); pump(); return; }
+      const info = JSON.parse(m.data);
+      if (info.fallback) { fallback(info.fallback); ws.close(); return; }
+      const type = `video/mp4; codecs="${info.codec}"`;
+      if (!MediaSource.isTypeSupported(type)) { fallback(`this browser cannot play ${info.codec}`); ws.close(); return; }
+      const ms = new MediaSource();
+      video.src = URL.createObjectURL(ms);
+      ms.addEventListener("sourceopen", () => {
+        sb = ms.addSourceBuffer(type);
+        sb.addEventListener("updateend", () => { keepLive(); pump(); });
+        pump();
+      }, { once: true });
+      img.hidden = true; img.removeAttribute("src"); video.hidden = false;
+      note.textContent = `the camera's own ${info.stream} stream: ${info.width}×${info.height}, not re-encoded`;
+      note.dataset.mode = "mse";
+    };
+    ws.onclose = () => { sb = null; queue = []; if (!done) setTimeout(open, 1000); };
+  }
+  open();
+}
+
 // camera page: timeline + playback
 async function cameraPage() {
+  const lv = $("#live-video");
+  if (lv) liveVideo(lv, $("#live-mjpeg"), $("#live-mode"), lv.dataset.camera);
   const box = $("#timeline"), cam = box.dataset.camera;
   const end = new Date(), day = new Date(end - 24 * 3600e3);
   const tl = await api(`/api/cameras/${cam}/timeline?start=${day.toISOString()}&end=${end.toISOString()}`);
