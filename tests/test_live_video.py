@@ -258,6 +258,12 @@ def test_camera_page_plays_the_main_stream_in_chromium(live: Live, output_dir: P
         page.click("button[type=submit]")
         # the live grid's MJPEG pictures never finish loading: wait for the page, not its "load" event
         page.wait_for_url(f"http://{live.url}/", wait_until="domcontentloaded")
+        # the grid: the camera's own stream (no sub-stream here: the main one), MJPEG for the H.265 camera
+        page.wait_for_function("() => { const v = document.querySelector('video.live-video[data-camera=gate]');"
+                               " return v && v.videoWidth === 1920 && v.currentTime > 0 }", timeout=20_000)
+        page.wait_for_selector("[data-mode-for=yard] >> text=MJPEG fallback")
+        assert page.is_visible("img.live[data-camera=yard]")
+        assert not page.is_visible("video.live-video[data-camera=yard]")
         opened = time.monotonic()
         page.goto(f"http://{live.url}/cameras/gate", wait_until="domcontentloaded")
         page.wait_for_function("() => { const v = document.querySelector('#live-video');"

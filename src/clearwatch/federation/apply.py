@@ -177,7 +177,10 @@ class Applier:
                 for m in batch:
                     out.add(self.apply([m]))
                 return out
-            return self._apply(batch, refused=str(exc.orig or exc).splitlines()[0])
+            try:  # once more first: a site's row made by the link check at the same moment is not the message's fault
+                return self._apply(batch)
+            except (DataError, IntegrityError):
+                return self._apply(batch, refused=str(exc.orig or exc).splitlines()[0])
 
     def _apply(self, batch: Sequence[Incoming], refused: str | None = None) -> Applied:
         out = Applied()

@@ -25,7 +25,8 @@ RESTART = 1012  # "service restart": the stream changed; open it again
 
 
 @router.websocket("/cameras/{camera}/live.ws")
-async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub"] = Query("main")) -> None:
+async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", "auto"] = Query("main")) -> None:
+    """``auto`` (the grid): the sub-stream where the camera has one, else the main stream."""
     c = ctx(ws)
     p = ws_principal(c, ws)
     if p is None:
@@ -35,6 +36,8 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub"] 
         await ws.close(code=4403, reason=f"camera {camera!r} is not yours to watch")
         return
     await ws.accept()
+    if stream == "auto":
+        stream = "sub" if c.live.feed(camera, "sub") is not None else "main"
     feed = c.live.feed(camera, stream)
     if privacy_masks(c, camera) and not unmasked(p, c, camera):
         why = "this camera has privacy masks, which are burned into the MJPEG picture only"

@@ -26,6 +26,11 @@ function table(rows, cols) {
 
 // live grid: camera states
 async function livePage() {
+  // the grid: each camera's sub-stream where it has one (else its main stream), MJPEG where that cannot play
+  document.querySelectorAll("video.live-video[data-camera]").forEach((v) => {
+    const cam = v.dataset.camera;
+    liveVideo(v, $(`img.live[data-camera="${cam}"]`), $(`[data-mode-for="${cam}"]`), cam, "auto");
+  });
   const cams = await api("/api/cameras");
   for (const c of cams) {
     const el = document.querySelector(`[data-state-for="${c.name}"]`);
