@@ -233,6 +233,26 @@ def test_registry_enrol_verify_identify_and_erase(registries: tuple[FaceRegistry
     assert all(c.person_id != people[103] for c in fingers.identify(probe, k=5))
 
 
+
+def test_a_running_registry_sees_what_another_process_changed(
+        registries: tuple[FaceRegistry, FingerRegistry, Path]) -> None:
+    """The console's registry and the CLI's are different processes over one database: an erasure by the other,
+    even one followed by an enrolment that SQLite gives the erased row's id, is seen at the next search."""
+    faces, console, _ = registries
+    photos = SHARED / "data/faces/photos"
+    a, b = (faces.enrol(name, [Photo(f, (photos / f).read_bytes())], legal_basis="access", enrolled_by="op")
+            for name, f in (("A", "img3.jpg"), ("B", "img8.jpg")))
+    console.enrol(a.id, 2, _iso("DB1_B", 101, 1), "101_1.iso")
+    probe = _iso("DB1_B", 101, 3)
+    assert console.identify(probe, k=1)[0].person_id == a.id
+    cli = FingerRegistry(faces.db, faces.cipher)
+    cli.start()
+    cli.forget_person(a.id)  # the erasure, elsewhere
+    cli.enrol(b.id, 2, _iso("DB1_B", 102, 1), "102_1.iso")  # the same row id again (SQLite reuses the highest)
+    found = console.identify(probe, k=5)
+    assert all(c.person_id != a.id for c in found) and [c.person_id for c in found] == [b.id]
+
+
 def test_cli_compare_extract_show(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
     probe = FVC / "DB1_B/104_1.tif"

@@ -62,12 +62,15 @@ class FingerRegistry:
         self._prepared: list[Prepared] = []
         self._gallery: Gallery | None = None  # packed on the first search after a change
         self._names: dict[str, str] = {}
-        self._stored: tuple[int, int] = (-1, -1)  # (how many, highest id) of the stored fingers this memory holds
+        # (how many, highest id, newest) of the stored fingers this memory holds: any insert moves the newest (SQLite
+        # may give a new row the id of a deleted one), any delete alone the count
+        self._stored: tuple[int, int, str] = (-1, -1, "")
 
-    def _stored_now(self) -> tuple[int, int]:
+    def _stored_now(self) -> tuple[int, int, str]:
         with self.db.session() as s:
-            n, top = s.execute(select(func.count(), func.max(FingerTemplate.id))).one()
-            return int(n or 0), int(top or 0)
+            n, top, newest = s.execute(select(func.count(), func.max(FingerTemplate.id),
+                                              func.max(FingerTemplate.created_at))).one()
+            return int(n or 0), int(top or 0), str(newest or "")
 
     def refresh(self) -> None:
         """Reload when the stored fingers changed under us (another process enrolled, an erasure removed them):
@@ -117,6 +120,7 @@ class FingerRegistry:
         if len(template) < 8:
             raise FingerError(f"{source}: only {len(template)} minutiae found: too few to enrol (need 8)")
         self.refresh()  # what others stored meanwhile is loaded before ours is added to it
+        stored_before = self._stored
         with self.db.session() as s:
             person = s.get(Person, person_id)
             if person is None:
@@ -129,9 +133,12 @@ class FingerRegistry:
             s.add(row)
             s.flush()
             tid, name = row.id, person.name
+        now = self._stored_now()
+        # ours the only change since we loaded? Otherwise the next search reloads everything
+        snapshot = now if now[0] == stored_before[0] + 1 and now[1] == tid else (-1, -1, "")
         p = prepare(template)
         with self._lock:
-            self._stored = (self._stored[0] + 1, max(self._stored[1], tid))
+            self._stored = snapshot
             self._ids.append(tid)
             self._owners.append((person_id, finger))
             self._prepared.append(p)
