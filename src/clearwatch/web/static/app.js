@@ -212,18 +212,24 @@ async function peoplePage() {
   load();
 }
 
-async function searchPage() {
-  const form = $("#search-form");
+// a biometric search form: a note while it runs, then the result — or, where a second person must approve
+// it first, the request to show them
+function searchForm(form, out, url, busy, render) {
+  if (!form) return;
   form.onsubmit = async (e) => {
     e.preventDefault();
-    const out = $("#search-results");
-    out.textContent = "searching…";
+    out.textContent = busy;
     try {
-      const r = await api("/api/faces/search", { method: "POST", body: new FormData(form) });
-      out.innerHTML = `<p class="muted">face quality ${r.quality.toFixed(2)}, threshold ${r.threshold}</p>` +
-        table(r.candidates, [["name", (c) => `<span class="${c.match ? "match" : ""}">${esc(c.name)}</span>`], ["similarity", (c) => c.similarity.toFixed(3)], ["match", (c) => (c.match ? "yes" : "no")], ["watchlists", (c) => esc(c.watchlists.join(", "))]]);
+      const r = await api(url, { method: "POST", body: new FormData(form) });
+      out.innerHTML = r.approval ? `<p>${esc(r.detail)} (request ${esc(r.approval)})</p>` : render(r);
     } catch (err) { out.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
   };
+}
+
+async function searchPage() {
+  searchForm($("#search-form"), $("#search-results"), "/api/faces/search", "searching…", (r) =>
+    `<p class="muted">face quality ${r.quality.toFixed(2)}, threshold ${r.threshold}</p>` +
+    table(r.candidates, [["name", (c) => `<span class="${c.match ? "match" : ""}">${esc(c.name)}</span>`], ["similarity", (c) => c.similarity.toFixed(3)], ["match", (c) => (c.match ? "yes" : "no")], ["watchlists", (c) => esc(c.watchlists.join(", "))]]));
 }
 
 // fingerprints: a person's fingers, enrolment, 1:1 and 1:N with the decision and its false match rate
@@ -254,29 +260,12 @@ async function fingersPage() {
       status.textContent = `enrolled ${r.position} (${r.minutiae} minutiae)`; enrol.reset(); show();
     } catch (err) { status.textContent = err.message; status.className = "error"; }
   };
-  const verify = $("#finger-verify");
-  if (verify) verify.onsubmit = async (e) => {
-    e.preventDefault();
-    const out = $("#verify-result");
-    out.textContent = "comparing…";
-    try {
-      const r = await api("/api/fingers/verify", { method: "POST", body: new FormData(verify) });
-      out.innerHTML = r.approval ? `<p>${esc(r.detail)} (request ${esc(r.approval)})</p>` :
-        `<p class="${r.match ? "match" : ""}"><strong>${r.match ? "Match" : "No match"}</strong>: score ${r.score.toFixed(3)} (threshold ${r.threshold}); impostors score this high ${fmrText(r.fmr)} times</p>`;
-    } catch (err) { out.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
-  };
-  const ident = $("#finger-identify");
-  if (ident) ident.onsubmit = async (e) => {
-    e.preventDefault();
-    const out = $("#identify-result");
-    out.textContent = "searching…";
-    try {
-      const r = await api("/api/fingers/identify", { method: "POST", body: new FormData(ident) });
-      out.innerHTML = r.approval ? `<p>${esc(r.detail)} (request ${esc(r.approval)})</p>` : `<p class="muted">${r.minutiae} minutiae; threshold ${r.threshold}</p>` +
-        table(r.candidates, [["name", (c) => `<span class="${c.match ? "match" : ""}">${esc(c.name)}</span>`], ["finger", (c) => c.finger], ["score", (c) => c.score.toFixed(3)],
-          ["impostors this high", (c) => fmrText(c.fmr)], ["match", (c) => (c.match ? "yes" : "no")]]);
-    } catch (err) { out.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
-  };
+  searchForm($("#finger-verify"), $("#verify-result"), "/api/fingers/verify", "comparing…", (r) =>
+    `<p class="${r.match ? "match" : ""}"><strong>${r.match ? "Match" : "No match"}</strong>: score ${r.score.toFixed(3)} (threshold ${r.threshold}); impostors score this high ${fmrText(r.fmr)} times</p>`);
+  searchForm($("#finger-identify"), $("#identify-result"), "/api/fingers/identify", "searching…", (r) =>
+    `<p class="muted">${r.minutiae} minutiae; threshold ${r.threshold}</p>` +
+    table(r.candidates, [["name", (c) => `<span class="${c.match ? "match" : ""}">${esc(c.name)}</span>`], ["finger", (c) => c.finger], ["score", (c) => c.score.toFixed(3)],
+      ["impostors this high", (c) => fmrText(c.fmr)], ["match", (c) => (c.match ? "yes" : "no")]]));
   show();
 }
 
