@@ -133,7 +133,6 @@ class LiveMp4:
         self._gop_whole = False  # the kept fragments start at a keyframe
         self._first_dts: int | None = None
         self._held_key = False  # whether the frame FFmpeg holds (its fragment comes with the next) is a keyframe
-        self.fragments = 0
 
     # the camera thread ----------------------------------------------------------------------------
 
@@ -207,7 +206,6 @@ class LiveMp4:
                 self._gop_bytes += len(fragment)
             else:  # too long a GOP to keep: new viewers wait for the next keyframe
                 self._gop, self._gop_bytes, self._gop_whole = [], 0, False
-            self.fragments += 1
             viewers = list(self._viewers)
         for v in viewers:
             if now - v.read_at > self.give_up:

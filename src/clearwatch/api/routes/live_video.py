@@ -39,7 +39,8 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
     if stream == "auto":
         stream = "sub" if c.live.feed(camera, "sub") is not None else "main"
     feed = c.live.feed(camera, stream)
-    if privacy_masks(c, camera) and not unmasked(p, c, camera):
+    masks = privacy_masks(c, camera)
+    if masks and not unmasked(p, c, camera):
         why = "this camera has privacy masks, which are burned into the MJPEG picture only"
     elif feed is None:
         why = f"no {stream} stream of this camera runs in this process"
@@ -60,7 +61,7 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
     assert feed is not None
     started = time.monotonic()
     c.audit.append(p.actor, "footage.live", camera, {"stream": stream, "video": opening.codec})
-    if privacy_masks(c, camera):
+    if masks:
         c.audit.append(p.actor, "footage.unmask", camera, {"live": True})
     closed = asyncio.ensure_future(_until_closed(ws))
     try:
