@@ -13,6 +13,9 @@ from clearwatch.config.analytics import ObjectsConfig
 
 # Above this share of the frame a single whole-frame pass is cheaper than crops.
 FULL_FRAME_SHARE = 0.55
+# A merged crop may hold this much more than its parts (their overlap is counted twice, so the union of two
+# boxes that overlap heavily is always cheaper).
+MERGE_WASTE = 1.0
 # ByteTrack's second association stage wants the weak detections too.
 TRACKER_FLOOR = 0.2
 
@@ -24,8 +27,14 @@ def label_filter(cfg: ObjectsConfig, label: str, key: str, default: float) -> fl
     return default if value is None else value
 
 
-def merge_regions(boxes: np.ndarray) -> np.ndarray:
-    """Union overlapping boxes until none overlap (few boxes: the quadratic loop is cheap)."""
+def _area(b: np.ndarray) -> float:
+    return float((b[2] - b[0]) * (b[3] - b[1]))
+
+
+def merge_regions(boxes: np.ndarray, waste: float = MERGE_WASTE) -> np.ndarray:
+    """Union overlapping boxes until no two overlap whose union would cost at most ``waste`` times the pixels of
+    the two apart (few boxes: the quadratic loop is cheap). Two people side by side become one crop; a tall one
+    and a wide one crossing at a corner stay two, instead of one crop of the empty rectangle around both."""
     regions = [b.copy() for b in boxes]
     merged = True
     while merged and len(regions) > 1:
@@ -36,8 +45,10 @@ def merge_regions(boxes: np.ndarray) -> np.ndarray:
             i = 0
             while i < len(regions):
                 o = regions[i]
-                if r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3]:
-                    r = np.array([min(r[0], o[0]), min(r[1], o[1]), max(r[2], o[2]), max(r[3], o[3])], np.float32)
+                u = np.array([min(r[0], o[0]), min(r[1], o[1]), max(r[2], o[2]), max(r[3], o[3])], np.float32)
+                if r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3] \
+                        and _area(u) <= waste * (_area(r) + _area(o)):
+                    r = u
                     regions.pop(i)
                     merged = True
                 else:

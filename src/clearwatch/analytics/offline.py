@@ -101,7 +101,8 @@ def analyze_file(path: Path, camera: CameraConfig, detector: Detector | None, si
     frames, last_t = 0, 0.0
     error: VideoFileError | None = None
     try:
-        for frame in iter_file_frames(path, camera.name, fps, camera.detect.width, start_wall, progress=progress):
+        for frame in iter_file_frames(path, camera.name, fps, camera.detect.width, start_wall, progress=progress,
+                                      skip_deblocking=camera.detect.skip_deblocking):
             analytics.process(frame)
             frames += 1
             last_t = frame.time

@@ -88,6 +88,9 @@ class CameraAnalytics:
     def __init__(self, camera: CameraConfig, detector: Detector | None, sink: AnalyticsSink,
                  faces: FaceLooker | None = None, record_trigger: Callable[[float], None] | None = None,
                  plates: PlateLooker | None = None, plate_lists: Callable[[], list[ListEntry]] | None = None):
+        # OpenCV splits even a 320-pixel blur across every core; on pictures this small the hand-offs cost more
+        # than they save (a tenth of a camera's CPU), and cameras already run side by side on their own threads
+        cv2.setNumThreads(1)
         self.camera = camera.name
         self.s = camera
         self.fps = camera.detect.fps

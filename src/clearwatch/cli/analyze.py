@@ -75,6 +75,8 @@ def analyze(
         stem = re.sub(r"[^A-Za-z0-9_-]", "_", file.stem)[:64]
         camera = stem if stem in cfg.cameras else None
     cam = camera_for(cfg, file, camera, fps)
+    if no_snapshots:  # not even encoded: a JPEG per event start and better sighting, for nothing
+        cam = cam.model_copy(update={"events": cam.events.model_copy(update={"snapshots": False})})
     detector = None
     if cam.objects.enabled and not (cam.plates.enabled and cam.plates.dedicated):
         o = cam.objects

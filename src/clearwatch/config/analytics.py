@@ -44,6 +44,11 @@ class DetectConfig(Section):
     enabled: bool = True
     fps: float = Field(default=5.0, gt=0, le=30, description="Frames per second analysed.")
     width: int = Field(default=640, ge=64, le=3840, description="Decode width (height keeps the aspect).")
+    skip_deblocking: bool = Field(
+        default=True, description="Skip H.264/H.265 in-loop deblocking on inter frames when decoding for analytics: "
+        "a quarter less decoding CPU for a slightly blockier analytics picture (restored at every keyframe). "
+        "Recordings, exports and the live video pass the camera's packets on undecoded and are not affected "
+        "(snapshots and the MJPEG fallback are made from the analytics picture).")
 
 
 class MotionConfig(Section):

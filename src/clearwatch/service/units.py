@@ -90,7 +90,7 @@ def build_unit(cam: CameraConfig, *, recordings: Path, index_writer: IndexWriter
 
     unit.analytics = analytics
     unit.decoder = FrameDecoder(cam.name, consume, fps=cam.detect.fps, width=cam.detect.width,
-                                on_gap=analytics.interrupted)
+                                on_gap=analytics.interrupted, skip_deblocking=cam.detect.skip_deblocking)
     if cam.detect_url:
         live_sub = LiveMp4(cam.name, "sub")
         live.add_feed(live_sub)

@@ -60,18 +60,22 @@ class YoloxDetector:
         canvas[:nh, :nw] = image if r == 1.0 else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
         blob = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32)
         out = self.session.run(None, {self.input_name: blob})[0][0]
-        cls = out[:, 5:]
+        # a score is objectness times a class probability, so it is never above the objectness: the class
+        # arithmetic is needed only for the few anchors whose objectness passes (out of 3,549 for a whole frame)
+        cand = np.flatnonzero(out[:, 4] >= min_score)
+        cls = out[cand, 5:]
         best = cls.argmax(1)
-        scores = out[:, 4] * cls[np.arange(len(cls)), best]
-        keep = scores >= min_score
-        if not keep.any():
+        scores = out[cand, 4] * cls[np.arange(len(cand)), best]
+        passed = scores >= min_score
+        if not passed.any():
             return Detections.empty()
+        keep, scores, best = cand[passed], scores[passed], best[passed]
         grid, strides = self._grid(ph, pw)
         raw, grid, strides = out[keep], grid[keep], strides[keep]
         centre = (raw[:, :2] + grid) * strides
         size = np.exp(np.clip(raw[:, 2:4], -10, 10)) * strides
         boxes = np.concatenate([centre - size / 2, centre + size / 2], 1) / r
         boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
-        scores, best = scores[keep].astype(np.float32), best[keep].astype(np.int32)
+        scores, best = scores.astype(np.float32), best.astype(np.int32)
         idx = nms(boxes, scores, best, self.nms_iou)
         return Detections(boxes[idx], scores[idx], best[idx])
