@@ -633,6 +633,7 @@ def test_browser_walkthrough(console: Console, browser: object, output_dir: Path
 
     # a camera's recording plays
     page.click("figcaption a >> text=front")
+    page.click("details:has(#segments) summary")
     page.wait_for_selector("#segments a")
     page.click("#segments a >> nth=-1")
     page.wait_for_function("() => document.querySelector('#player').currentTime > 1.0", timeout=20_000)

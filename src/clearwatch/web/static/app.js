@@ -92,36 +92,141 @@ function liveVideo(video, img, note, cam, stream = "main") {
   open();
 }
 
-// camera page: timeline + playback
+// camera page: live, and playback as one timeline across the recorded segments (no re-encoding: each segment
+// is the recorded file itself, played in turn; gaps are skipped and said so)
+const PREROLL = 2000;  // ms of footage shown before an event picked on the timeline
+const localInput = (t) => new Date(t - new Date(t).getTimezoneOffset() * 60e3).toISOString().slice(0, 19);
+
 async function cameraPage() {
   const lv = $("#live-video");
   if (lv) liveVideo(lv, $("#live-mjpeg"), $("#live-mode"), lv.dataset.camera);
-  const box = $("#timeline"), cam = box.dataset.camera;
-  const end = new Date(), day = new Date(end - 24 * 3600e3);
-  const tl = await api(`/api/cameras/${cam}/timeline?start=${day.toISOString()}&end=${end.toISOString()}`);
-  // scale to what there is: from the oldest recording of the day (at least the last 10 minutes)
-  const oldest = tl.segments.length ? Math.min(...tl.segments.map((s) => new Date(s.start))) : end - 600e3;
-  const start = new Date(Math.min(oldest, end - 600e3));
-  const span = end - start, pos = (t) => ((new Date(t) - start) / span) * 100;
+  const box = $("#timeline"), cam = box.dataset.camera, v = $("#player"), playing = $("#playing"), gapNote = $("#gap-note");
+  const end = Date.now();
+  const tl = await api(`/api/cameras/${cam}/timeline?start=${new Date(end - 24 * 3600e3).toISOString()}&end=${new Date(end).toISOString()}`);
+  const segs = tl.segments.map((s) => Object.assign({}, s, { t0: +new Date(s.start), t1: +new Date(s.end) })).sort((a, b) => a.t0 - b.t0);
+  const evs = tl.events.map((e) => Object.assign({}, e, { t0: +new Date(e.start) })).sort((a, b) => a.t0 - b.t0);
+  const first = segs.length ? segs[0].t0 : end;
+  let view = [Math.min(first, end - 600e3), end];  // the day's recordings (at least the last 10 minutes)
+  let cur = null, rate = 1, dragging = false;
+  const marks = { in: null, out: null };
+  const pos = (t) => ((t - view[0]) / (view[1] - view[0])) * 100;
+  const at = () => (cur ? cur.t0 + v.currentTime * 1000 : null);  // the wall time on screen
+
+  function draw() {
+    box.querySelectorAll(".seg, .ev").forEach((n) => n.remove());
+    for (const s of segs) {
+      if (s.t1 < view[0] || s.t0 > view[1]) continue;
+      const d = document.createElement("div"), l = Math.max(0, pos(s.t0));
+      d.className = "seg"; d.style.left = l + "%"; d.style.width = Math.max(0.15, Math.min(100, pos(s.t1)) - l) + "%";
+      d.title = `${fmt(s.start)} – ${fmt(s.end)}`;
+      box.appendChild(d);
+    }
+    evs.forEach((e, i) => {
+      if (e.t0 < view[0] || e.t0 > view[1]) return;
+      const m = document.createElement("div");
+      m.className = "ev"; m.dataset.i = i; m.style.left = pos(e.t0) + "%"; m.title = `${e.label} ${fmt(e.start)}`;
+      box.appendChild(m);
+    });
+    for (const [id, t] of [["#axis-start", view[0]], ["#axis-end", view[1]]]) {
+      $(id).textContent = fmt(t);
+      $(id).dataset.t = new Date(t).toISOString();
+    }
+    show();
+  }
+  function show(t = at()) {  // the cursor, and the marked range
+    const c = $(".cursor", box);
+    c.hidden = t === null || t < view[0] || t > view[1];
+    if (!c.hidden) c.style.left = pos(t) + "%";
+    const sel = $(".sel", box);
+    sel.hidden = marks.in === null || marks.out === null;
+    if (!sel.hidden) { sel.style.left = pos(marks.in) + "%"; sel.style.width = Math.max(0.2, pos(marks.out) - pos(marks.in)) + "%"; }
+  }
+  function load(s, offset) {
+    const same = cur === s;
+    cur = s;
+    const go = () => { v.currentTime = offset; v.playbackRate = rate; v.play().catch(() => {}); };
+    if (same && v.readyState >= 1) { go(); return; }
+    v.addEventListener("loadedmetadata", go, { once: true });
+    v.src = `/api/recordings/${s.id}/video`;
+    v.defaultPlaybackRate = rate;
+  }
+  function gap(from, to) {
+    gapNote.textContent = `nothing recorded ${fmt(from)} – ${fmt(to)} (${Math.round((to - from) / 1000)} s): skipped`;
+  }
+  function seek(t) {
+    const s = segs.find((x) => t < x.t1);  // the segment holding t, or the next one after a gap
+    if (!s) { gapNote.textContent = `nothing recorded after ${fmt(t)}`; return; }
+    if (t < s.t0) gap(t, s.t0); else gapNote.textContent = "";
+    load(s, Math.max(0, (t - s.t0) / 1000));
+  }
+  v.addEventListener("ended", () => {
+    const next = segs[segs.indexOf(cur) + 1];
+    if (!next) { gapNote.textContent = "end of the recordings"; return; }
+    if (next.t0 - cur.t1 > 1000) gap(cur.t1, next.t0); else gapNote.textContent = "";
+    load(next, 0);
+  });
+  v.addEventListener("timeupdate", () => {
+    const t = at();
+    if (t === null) return;
+    playing.textContent = new Date(t).toLocaleString();
+    playing.dataset.time = new Date(t).toISOString();
+    if (!dragging) show(t);
+  });
+  // scrubbing: drag along the timeline, play from where it is let go; a click on an event plays it
+  const timeAt = (e) => { const r = box.getBoundingClientRect(); return view[0] + Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)) * (view[1] - view[0]); };
+  let pressed = null;  // where the pointer went down, and on which event mark (the captured pointer's up is the box's)
+  box.addEventListener("pointerdown", (e) => {
+    dragging = true; pressed = { x: e.clientX, mark: e.target.closest(".ev") };
+    box.setPointerCapture(e.pointerId); show(timeAt(e));
+  });
+  box.addEventListener("pointermove", (e) => { if (dragging) { show(timeAt(e)); playing.textContent = new Date(timeAt(e)).toLocaleString(); } });
+  box.addEventListener("pointerup", (e) => {
+    dragging = false;
+    const mark = pressed && Math.abs(e.clientX - pressed.x) < 4 ? pressed.mark : null;
+    seek(mark ? evs[+mark.dataset.i].t0 - PREROLL : timeAt(e));
+  });
+  document.querySelectorAll(".transport .speed").forEach((b) => b.addEventListener("click", () => {
+    rate = +b.dataset.rate;
+    v.playbackRate = v.defaultPlaybackRate = rate;
+    document.querySelectorAll(".transport .speed").forEach((x) => x.classList.toggle("on", x === b));
+  }));
+  document.querySelectorAll(".zoom button").forEach((b) => b.addEventListener("click", () => {
+    const span = +b.dataset.minutes * 60e3, t = at() ?? end;
+    view = span >= 1440 * 60e3 ? [Math.min(first, end - 600e3), end] : [Math.min(t - span / 2, end - span), Math.min(end, Math.max(t + span / 2, view[0] + span))];
+    document.querySelectorAll(".zoom button").forEach((x) => x.classList.toggle("on", x === b));
+    draw();
+  }));
   const list = $("#segments");
-  tl.segments.forEach((s, i) => {
-    const d = document.createElement("div");
-    d.className = "seg"; d.style.left = pos(s.start) + "%"; d.style.width = Math.max(0.15, pos(s.end) - pos(s.start)) + "%";
-    d.title = `${fmt(s.start)} – ${fmt(s.end)}`; d.onclick = () => play(s);
-    box.appendChild(d);
+  segs.forEach((s) => {
     const li = document.createElement("li");
     li.innerHTML = `<a href="#" data-segment="${s.id}">${esc(fmt(s.start))}</a> <small>${s.duration.toFixed(1)} s</small>`;
-    li.querySelector("a").onclick = (e) => { e.preventDefault(); play(s); };
+    li.querySelector("a").onclick = (e) => { e.preventDefault(); seek(s.t0); };
     list.prepend(li);
   });
-  tl.events.forEach((e) => { const m = document.createElement("div"); m.className = "ev"; m.style.left = pos(e.start) + "%"; m.title = `${e.label} ${fmt(e.start)}`; box.appendChild(m); });
-  function play(s) {
-    const v = $("#player");
-    v.src = `/api/recordings/${s.id}/video`;
-    $("#playing").textContent = `${fmt(s.start)} – ${fmt(s.end)}`;
-    v.play().catch(() => {});
-  }
+  const evList = $("#event-marks");
+  evs.forEach((e) => {
+    const li = document.createElement("li");
+    li.innerHTML = `<a href="#">${esc(e.label)}</a> <small>${esc(e.kind)} ${esc(fmt(e.start))}</small>`;
+    li.querySelector("a").onclick = (ev) => { ev.preventDefault(); seek(e.t0 - PREROLL); };
+    evList.appendChild(li);
+  });
+  draw();
+  // export from the timeline: the marked range goes into the export form, which asks why
   const form = $("#export-form");
+  for (const which of ["in", "out"]) {
+    const b = $(`#mark-${which}`);
+    if (!b) continue;
+    b.addEventListener("click", () => {
+      const t = at();
+      if (t === null || !form) return;
+      marks[which] = t;
+      if (marks.in !== null && marks.out !== null && marks.out < marks.in) [marks.in, marks.out] = [marks.out, marks.in];
+      if (marks.in !== null) form.start.value = localInput(marks.in);
+      if (marks.out !== null) form.end.value = localInput(marks.out);
+      $("#export-panel").open = true;
+      show();
+    });
+  }
   if (form) form.onsubmit = async (e) => {
     e.preventDefault();
     const f = new FormData(form), status = $("#export-status");
