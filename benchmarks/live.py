@@ -6,9 +6,13 @@ fan-out and the sockets — no decoding, no encoding), the camera's packet rate 
 input: it must not drop), the time from opening the socket to the first whole frame (init segment + keyframe), and
 the messages each viewer received (a frame each, or the frames that piled up).
 The viewers run in another process, so their CPU is not counted.
-Not measured here: glass-to-glass delay in Chromium (tests/test_live_video.py checks that the camera page plays at
-the live edge, under a second behind what has arrived).
-Run: .venv/bin/python benchmarks/live.py [--viewers 0 1 4 16] [--seconds 30]
+Glass-to-glass in Chromium: a 1080p25 clip whose frames carry their number as 16 black or white blocks is served
+over RTSP; the camera page plays it; every frame Chromium presents (requestVideoFrameCallback) is read back
+from the page and set against when the RTSP server sent that frame — the service's arrival time of each keyframe
+(decoded alone, its number read from the picture) gives the server's clock: frame n left at a + n / 25, with a
+the least arrival offset (the server paces its frames; any that come late only raise the others' offsets). Delay = presentation time − send time, p50 / p99, and the time from opening the page
+to its first picture. (Camera capture and encoding are not in it: there is no camera.)
+Run: .venv/bin/python benchmarks/live.py [--viewers 0 1 4 16] [--seconds 30] [--glass-seconds 20]
 """
 
 from __future__ import annotations
@@ -75,6 +79,164 @@ def client(n: int, seconds: float, url: str, token: str) -> None:
     print(json.dumps(out))
 
 
+# --- glass-to-glass ----------------------------------------------------------------------------------------------
+
+FPS = 25
+BITS = 16
+BLOCK = (120, 80)  # width, height of one bit's block along the top of the picture
+
+
+def counter_clip(seconds: float) -> Path:
+    """A 1080p25 H.264 clip (no B-frames, a keyframe a second) whose frames show their own number in binary."""
+    import numpy as np
+
+    from clearwatch.media import write_clip
+
+    clip = ROOT / ".cache" / "bench-media" / f"counter-1080p25-{int(seconds)}s.mp4"
+    if clip.exists():
+        return clip
+    console.print(f"making {clip.name} (once)…")
+    base = np.full((1080, 1920, 3), 90, np.uint8)
+    base[400:700, :, :] = np.linspace(40, 200, 1920, dtype=np.uint8)[None, :, None]  # something to encode
+
+    def frames() -> Any:
+        for n in range(int(seconds * FPS)):
+            img = base.copy()
+            for i in range(BITS):
+                img[:BLOCK[1], i * BLOCK[0]:(i + 1) * BLOCK[0]] = 235 if (n >> (BITS - 1 - i)) & 1 else 16
+            x = (n * 16) % 1800
+            img[800:900, x:x + 120] = (30, 140, 230)
+            yield img
+
+    return write_clip(clip, frames(), fps=FPS, gop_seconds=1.0)
+
+
+def read_counter(grey: Any) -> int:
+    """The frame number from a picture's top row of blocks (any width: block centres scale with it)."""
+    w = grey.shape[1]
+    y = grey.shape[0] * BLOCK[1] // 2 // 1080
+    n = 0
+    for i in range(BITS):
+        n = (n << 1) | int(grey[y, int((i + 0.5) * BLOCK[0] * w / 1920)] > 128)
+    return n
+
+
+class KeyframeClock:
+    """A packet sink: when each keyframe arrived, and which frame it was (decoded alone, once a second)."""
+
+    def __init__(self) -> None:
+        self.codec: str | None = None
+        self.extradata: bytes | None = None
+        self.samples: list[tuple[int, float]] = []
+
+    def on_connect(self, stream: Any) -> None:
+        self.codec, self.extradata = stream.codec_context.name, stream.codec_context.extradata
+
+    def on_packet(self, sp: Any) -> None:
+        import av
+
+        from clearwatch.sources.packets import as_packet
+
+        if not sp.keyframe or self.codec is None:
+            return
+        arrived = time.time()  # not sp.wall: that follows the stream's own timestamps from the first packet on
+        ctx = av.CodecContext.create(self.codec, "r")
+        if self.extradata:
+            ctx.extradata = self.extradata
+        try:
+            frames = [*ctx.decode(as_packet(sp.data)), *ctx.decode(None)]
+        except av.error.FFmpegError:
+            return
+        for f in frames[:1]:
+            self.samples.append((read_counter(f.to_ndarray(format="gray")), arrived))
+
+    def on_disconnect(self) -> None:
+        self.codec = None
+
+
+COLLECT = """async (seconds) => {
+  const v = document.querySelector('#live-video');
+  const c = document.createElement('canvas'); c.width = 1920; c.height = 80;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  const out = [];
+  const end = performance.now() + seconds * 1000;
+  return await new Promise((resolve) => {
+    function cb(now, meta) {
+      g.drawImage(v, 0, 0, 1920, 80, 0, 0, 1920, 80);
+      const row = g.getImageData(0, 40, 1920, 1).data;
+      let n = 0;
+      for (let i = 0; i < 16; i++) n = (n << 1) | (row[Math.floor((i + 0.5) * 120) * 4] > 128 ? 1 : 0);
+      out.push([performance.timeOrigin + meta.expectedDisplayTime, n, v.videoWidth]);
+      if (performance.now() < end) v.requestVideoFrameCallback(cb); else resolve(out);
+    }
+    v.requestVideoFrameCallback(cb);
+  });
+}"""
+
+
+def glass_to_glass(seconds: float) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+    from tests.support.servers import RtspServer
+
+    from clearwatch.config import parse_config
+    from clearwatch.governance import Users
+    from clearwatch.service import Service
+
+    clip = counter_clip(seconds + 60)
+    server = RtspServer({"gate": clip})
+    server.start()
+    clock = KeyframeClock()
+    try:
+        with tempfile.TemporaryDirectory(prefix="cw-bench-glass-") as tmp:
+            cfg = parse_config(f"data_dir: {tmp}\nstorage: {{min_free: 0}}\nweb: {{port: 0}}\ncameras:\n"
+                               f"  gate:\n    url: '{server.url('gate')}'\n    detect: {{enabled: false}}\n")
+            svc = Service(cfg)
+            svc.start()
+            try:
+                svc.units["gate"].camera.add_sink(clock)
+                _, password = Users(svc.db).create("glass", "operator", None, None)
+                base = f"http://127.0.0.1:{svc.web_port}"
+                time.sleep(3)  # the camera connected, a GOP cached
+                with sync_playwright() as pw:
+                    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                                 args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+                    page = browser.new_page(viewport={"width": 1280, "height": 900})
+                    page.goto(base + "/")
+                    page.fill("input[name=username]", "glass")
+                    page.fill("input[name=password]", password)
+                    page.click("button[type=submit]")
+                    page.wait_for_url(base + "/")
+                    opened = time.time()
+                    page.goto(base + "/cameras/gate", wait_until="domcontentloaded")
+                    page.wait_for_function("() => { const v = document.querySelector('#live-video');"
+                                           " return v && !v.hidden && v.currentTime > 0; }", timeout=20_000)
+                    first_picture = time.time() - opened
+                    shown = page.evaluate(COLLECT, seconds)
+                    browser.close()
+            finally:
+                svc.stop()
+    finally:
+        server.stop()
+    if not clock.samples:
+        raise SystemExit("no keyframe decoded: cannot tell when frames were sent")
+    offset = min(wall - n / FPS for n, wall in clock.samples)  # when frame 0 left the server, by our clock
+    warm = shown[0][0] + 2000 if shown else 0  # the player's first seconds catch up to the live edge
+    delays = sorted(t / 1000 - (offset + n / FPS) for t, n, _ in shown if t >= warm)
+    if not delays:
+        raise SystemExit("Chromium presented no frame")
+
+    def pct(q: float) -> float:
+        return delays[min(len(delays) - 1, int(q * len(delays)))]
+
+    return {"seconds": seconds, "frames_presented": len(shown), "frames_measured": len(delays),
+            "video_width": shown[-1][2], "keyframes_timed": len(clock.samples),
+            "first_picture_s": round(first_picture, 3), "delay_p50_ms": round(pct(0.5) * 1000, 1),
+            "delay_p99_ms": round(pct(0.99) * 1000, 1), "delay_min_ms": round(delays[0] * 1000, 1)}
+
+
+# --- viewers ----------------------------------------------------------------------------------------------------
+
+
 def run(viewers: int, seconds: float, svc: object, url: str, token: str) -> dict[str, Any]:
     from clearwatch.service import Service
 
@@ -101,6 +263,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--viewers", type=int, nargs="+", default=[0, 1, 4, 16])
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--glass-seconds", type=float, default=20.0, help="glass-to-glass measurement (0: skip)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "live.json")
     ap.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -119,6 +282,10 @@ def main() -> int:
     if why:
         console.print(f"[red]{why}")
         return 1
+    glass = None
+    if args.glass_seconds:
+        console.print(f"glass-to-glass in Chromium for {args.glass_seconds:.0f} s")
+        glass = glass_to_glass(args.glass_seconds)
     clip = bench_clip(max(60.0, 10 + args.seconds * len(args.viewers) + 30))  # the RTSP server plays it once
     server = RtspServer({"gate": clip})
     server.start()
@@ -154,9 +321,17 @@ def main() -> int:
                   f"{r['camera_packets_per_s']:.1f}", f"{r['first_frame_s_max']:.2f} s",
                   str(r["messages_per_viewer_min"]))
     console.print(t)
+    if glass is not None:
+        t = Table(title="glass-to-glass in Chromium, 1080p25 main stream (targets: p50 ≤ 300 ms, p99 ≤ 1 s, "
+                        "first picture ≤ 1 s)")
+        for col in ("frames measured", "width", "delay p50", "delay p99", "least", "first picture"):
+            t.add_column(col, justify="right")
+        t.add_row(str(glass["frames_measured"]), str(glass["video_width"]), f"{glass['delay_p50_ms']} ms",
+                  f"{glass['delay_p99_ms']} ms", f"{glass['delay_min_ms']} ms", f"{glass['first_picture_s']} s")
+        console.print(t)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": platform.platform(), "seconds": args.seconds, "results": results},
-                                   indent=2))
+    args.out.write_text(json.dumps({"machine": platform.platform(), "seconds": args.seconds, "results": results,
+                                    "glass_to_glass": glass}, indent=2))
     console.print(f"wrote {args.out}")
     return 0
 
