@@ -54,7 +54,7 @@ class Detector(Protocol):
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
-    """Class-aware non-maximum suppression; returns the indices to keep, best first."""
+    """Class-aware non-maximum suppression; returns the indices to keep."""
     if len(scores) == 0:
         return np.zeros(0, np.int64)
     import cv2  # the detectors that call this have loaded it already

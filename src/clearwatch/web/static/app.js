@@ -141,11 +141,14 @@ async function cameraPage() {
     sel.hidden = marks.in === null || marks.out === null;
     if (!sel.hidden) { sel.style.left = pos(marks.in) + "%"; sel.style.width = Math.max(0.2, pos(marks.out) - pos(marks.in)) + "%"; }
   }
+  let pending = null;  // the start of a segment still loading: only the last one asked for applies
   function load(s, offset) {
     const same = cur === s;
     cur = s;
-    const go = () => { v.currentTime = offset; v.playbackRate = rate; v.play().catch(() => {}); };
+    if (pending) v.removeEventListener("loadedmetadata", pending);
+    const go = () => { pending = null; v.currentTime = offset; v.playbackRate = rate; v.play().catch(() => {}); };
     if (same && v.readyState >= 1) { go(); return; }
+    pending = go;
     v.addEventListener("loadedmetadata", go, { once: true });
     v.src = `/api/recordings/${s.id}/video`;
     v.defaultPlaybackRate = rate;
@@ -191,8 +194,8 @@ async function cameraPage() {
     document.querySelectorAll(".transport .speed").forEach((x) => x.classList.toggle("on", x === b));
   }));
   document.querySelectorAll(".zoom button").forEach((b) => b.addEventListener("click", () => {
-    const span = +b.dataset.minutes * 60e3, t = at() ?? end;
-    view = span >= 1440 * 60e3 ? [Math.min(first, end - 600e3), end] : [Math.min(t - span / 2, end - span), Math.min(end, Math.max(t + span / 2, view[0] + span))];
+    const span = +b.dataset.minutes * 60e3, t = at() ?? end, from = Math.min(t - span / 2, end - span);
+    view = span >= 1440 * 60e3 ? [Math.min(first, end - 600e3), end] : [from, from + span];  // around what plays
     document.querySelectorAll(".zoom button").forEach((x) => x.classList.toggle("on", x === b));
     draw();
   }));
