@@ -10,8 +10,9 @@ Glass-to-glass in Chromium: a 1080p25 clip whose frames carry their number as 16
 over RTSP; the camera page plays it; every frame Chromium presents (requestVideoFrameCallback) is read back
 from the page and set against when the RTSP server sent that frame — the service's arrival time of each keyframe
 (decoded alone, its number read from the picture) gives the server's clock: frame n left at a + n / 25, with a
-the least arrival offset (the server paces its frames; any that come late only raise the others' offsets). Delay = presentation time − send time, p50 / p99, and the time from opening the page
-to its first picture. (Camera capture and encoding are not in it: there is no camera.)
+the least arrival offset (the server paces its frames; any that come late only raise the others' offsets).
+Delay = presentation time − send time, p50 / p99, and the time from opening the page to its first picture.
+(Camera capture and encoding are not in it: there is no camera.)
 Run: .venv/bin/python benchmarks/live.py [--viewers 0 1 4 16] [--seconds 30] [--glass-seconds 20]
 """
 
