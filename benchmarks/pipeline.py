@@ -243,6 +243,7 @@ def run_mode(mode: str, clip: Path, fps: float) -> dict[str, object]:
         "cpu_per_video_second": round(r.cpu_per_video_second, 4),
         "stage_thread_seconds": {k: round(getattr(r.times, k), 3) for k in ("motion", "detect", "track", "rules")},
         "full_passes": st.full_passes, "crop_passes": st.crop_passes, "skipped_frames": st.skipped,
+        "carried_frames": st.coasted,
         "model_pixels_per_frame": int(st.pixels / max(1, r.frames)),
         "events": len(sink.ended), "person_tracks": len(people),
         "paths": [[list(p) for p in e.path] for e in people],
@@ -345,13 +346,14 @@ def main() -> None:
         console.print(t)
     t = Table(title="vtest.avi in-process: recall and where the time goes (thread time)")
     for col in ("mode", "CPU-s / video-s", "motion s", "detect s", "track s", "rules s", "whole-frame passes",
-                "crop passes", "model px / frame", "person tracks"):
+                "crop passes", "carried frames", "model px / frame", "person tracks"):
         t.add_column(col, justify="right")
     for mode, r in by_mode.items():
         st = r["stage_thread_seconds"]
         assert isinstance(st, dict)
         t.add_row(f"({mode}) {r['what']}", str(r["cpu_per_video_second"]), *(str(st[k]) for k in st),
-                  str(r["full_passes"]), str(r["crop_passes"]), f"{r['model_pixels_per_frame']:,}",
+                  str(r["full_passes"]), str(r["crop_passes"]), str(r["carried_frames"]),
+                  f"{r['model_pixels_per_frame']:,}",
                   str(r["person_tracks"]))
     console.print(t)
     console.print(f"person-track recall of (b) against (a): {r_b:.3f}  (and of (a) against (b): {r_a:.3f})")

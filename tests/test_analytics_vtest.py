@@ -56,6 +56,8 @@ def test_people_and_line_crossings_match_hand_checked_clip(vtest: Path, detector
             visible[wanted[key]] = sum(1 for tr in analytics.tracker.tracks.values()
                                        if tr.label == "person" and tr.moved and tr.last >= frame.time - window)
     analytics.finish()
+    if gated:  # with some frames carried on the tracks' own motion (objects.tracked_interval), not all detected
+        assert analytics.finder is not None and analytics.finder.stats.coasted > 10
     tol = EXPECT["people_tolerance"]
     for frame_no, expected in EXPECT["people_visible"].items():
         assert abs(visible[int(frame_no)] - expected) <= tol, (frame_no, visible, EXPECT["people_visible"])

@@ -64,6 +64,7 @@ class DetectionStats:
     full_passes: int = 0
     crop_passes: int = 0
     skipped: int = 0
+    coasted: int = 0  # frames whose settled tracks were carried on their predictions
     pixels: int = 0  # model input pixels, the cost driver
 
 
@@ -83,6 +84,7 @@ class ObjectFinder:
         self.max_area = np.array([label_filter(cfg, label, "max_area", 1.0) * area for label in detector.labels])
         self.mask = mask  # frame-size uint8, 1 where objects are ignored
         self._last_full: float | None = None
+        self._coasting = 0  # frames in a row left to the tracker
         self.stats = DetectionStats()
 
     def find(self, image: np.ndarray, t: float, motion: Motion | None, track_boxes: np.ndarray) -> Detections:
@@ -98,6 +100,28 @@ class ObjectFinder:
         if (regions[:, 2] - regions[:, 0]).dot(regions[:, 3] - regions[:, 1]) > FULL_FRAME_SHARE * self.width * \
                 self.height:
             return self._full(image, t)
+        return self._crops(image, regions)
+
+    def carry(self, t: float, motion: Motion | None, predicted: np.ndarray, others: np.ndarray) -> bool:
+        """May this frame go without the detector, its settled tracks carried on their ``predicted`` boxes
+        (``ObjectTracker.predicted``)? One frame in ``tracked_interval`` at most, and only when everything that
+        moves lies where they are about to be and touches none of the ``others`` (new or standing tracks, which
+        still need the detector): people walking are most of a busy scene's motion, and their own motion carries
+        them through a frame as well as a detection would. (Looking only at the rest of the motion, and giving
+        ByteTrack half a frame, lost 40% of the people: all or nothing.)"""
+        due = self._last_full is None or t - self._last_full >= self.cfg.full_frame_interval
+        if (due or not self.cfg.motion_gated or motion is None or not motion.any or not len(predicted)
+                or self._coasting + 1 >= self.cfg.tracked_interval
+                or not _overlaps(motion.boxes, predicted).any(1).all()
+                or _overlaps(others, motion.boxes).any()):
+            self._coasting = 0
+            return False
+        self._coasting += 1
+        self.stats.frames += 1
+        self.stats.coasted += 1
+        return True
+
+    def _crops(self, image: np.ndarray, regions: np.ndarray) -> Detections:
         parts = []
         for x1, y1, x2, y2 in regions.astype(int):
             crop = image[y1:y2, x1:x2]

@@ -154,9 +154,14 @@ class CameraAnalytics:
         seen: list[Track] = []
         ended: list[Track] = []
         if self.finder is not None and self.tracker is not None:
-            dets = self.finder.find(frame.image, t, motion, self.tracker.boxes())
-            c2 = time.thread_time()
-            seen, ended = self.tracker.update(dets, frame)
+            carried = self.tracker.predicted(t, self.s.objects.min_frames)
+            if self.finder.carry(t, motion, carried.boxes, carried.others):
+                c2 = time.thread_time()
+                seen, ended = self.tracker.carry(carried, frame)
+            else:
+                dets = self.finder.find(frame.image, t, motion, self.tracker.boxes())
+                c2 = time.thread_time()
+                seen, ended = self.tracker.update(dets, frame)
             c3 = time.thread_time()
         else:
             c2 = c3 = c1

@@ -32,6 +32,7 @@ class Track:
     path: list[tuple[float, float, float]] = field(default_factory=list)
     origin: np.ndarray | None = None
     pending_crossings: list[dict[str, object]] = field(default_factory=list)  # before its event starts
+    sighted: tuple[float, np.ndarray] | None = None  # (time, box) it had before its last detection: its speed
 
     @property
     def label(self) -> str:
@@ -54,6 +55,15 @@ def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float32)
 
 
+@dataclass
+class Carried:
+    """Tracks that can go a frame without the detector (``ObjectTracker.predicted``)."""
+
+    tracks: list[Track]  # the settled ones, seen in the last frame
+    boxes: np.ndarray  # where each of them will be
+    others: np.ndarray  # boxes of the other tracks seen in the last frame (new, or never moved)
+
+
 class ObjectTracker:
     def __init__(self, labels: tuple[str, ...], min_score: float, lost_after: float, fps: float):
         self.labels = labels
@@ -66,15 +76,48 @@ class ObjectTracker:
             minimum_consecutive_frames=1,
         )
         self.tracks: dict[int, Track] = {}
+        self._last_t: float | None = None
 
     def boxes(self) -> np.ndarray:
         if not self.tracks:
             return np.zeros((0, 4), np.float32)
         return np.array([t.box for t in self.tracks.values()], np.float32)
 
+    def predicted(self, t: float, min_hits: int) -> Carried:
+        """Of the tracks seen in the last frame: where the settled ones (``min_hits`` sightings, moved) will be at
+        ``t`` at their last speed, and the boxes of the others (new or standing), which still need the detector."""
+        settled: list[Track] = []
+        others: list[Track] = []
+        for tr in self.tracks.values():
+            if tr.last == self._last_t:
+                (settled if tr.hits >= min_hits and tr.moved and tr.sighted is not None else others).append(tr)
+        boxes = []
+        for tr in settled:
+            assert tr.sighted is not None
+            t0, b0 = tr.sighted
+            # the centre moves on at its last speed; the size stays (its change between two detections is jitter)
+            shift = (_centre(tr.box) - _centre(b0)) * ((t - tr.last) / max(tr.last - t0, 1e-3))
+            boxes.append(tr.box + np.concatenate([shift, shift]))
+        return Carried(settled, np.array(boxes, np.float32).reshape(-1, 4),
+                       np.array([tr.box for tr in others], np.float32).reshape(-1, 4))
+
+    def carry(self, carried: Carried, frame: Frame) -> tuple[list[Track], list[Track]]:
+        """A frame without the detector: the settled tracks move to their predicted boxes (no sighting, vote or
+        snapshot), and ByteTrack is not told — it takes the next detections after a longer step (its motion model
+        goes by timestamps), so no prediction is ever mistaken for a sighting of someone else."""
+        t = frame.time
+        w, h = frame.size
+        for tr, box in zip(carried.tracks, carried.boxes, strict=True):
+            tr.box, tr.last = box, t
+            if not tr.path or t - tr.path[-1][0] >= PATH_STEP:
+                c = _centre(box)
+                tr.path.append((t, round(float(c[0]) / w, 4), round(float(c[1]) / h, 4)))
+        self._last_t = t
+        return list(carried.tracks), self._ended(t)
+
     def update(self, dets: Detections, frame: Frame) -> tuple[list[Track], list[Track]]:
         """Feed one frame's detections; returns (tracks seen in this frame, tracks that ended)."""
-        t = frame.time
+        t = self._last_t = frame.time
         sv_dets = sv.Detections(xyxy=dets.boxes.reshape(-1, 4), confidence=dets.scores, class_id=dets.classes)
         tracked = self._tracker.update(sv_dets, timestamp=t)
         seen: list[Track] = []
@@ -90,23 +133,27 @@ class ObjectTracker:
             if tr is None:
                 tr = self.tracks[int(tid)] = Track(int(tid), t, t, box.astype(np.float32))
                 tr.origin = _centre(tr.box)
+            tr.sighted = (tr.last, tr.box)
             tr.box = box.astype(np.float32)
             tr.last = t
+            if not tr.path or t - tr.path[-1][0] >= PATH_STEP:
+                c = _centre(tr.box)
+                tr.path.append((t, round(float(c[0]) / w, 4), round(float(c[1]) / h, 4)))
+            seen.append(tr)
             tr.hits += 1
             label = self.labels[int(cls)]
             tr.votes[label] = tr.votes.get(label, 0.0) + float(score)
             tr.max_score = max(tr.max_score, float(score))
-            if not tr.path or t - tr.path[-1][0] >= PATH_STEP:
-                c = _centre(tr.box)
-                tr.path.append((t, round(float(c[0]) / w, 4), round(float(c[1]) / h, 4)))
             quality = _quality(box, float(score), w, h)
             if quality > tr.best_quality:
                 tr.best_quality, tr.best_image, tr.best_box = quality, frame.image, tr.box
-            seen.append(tr)
+        return seen, self._ended(t)
+
+    def _ended(self, t: float) -> list[Track]:
         ended = [tr for tr in self.tracks.values() if t - tr.last > self.lost_after]
         for tr in ended:
             del self.tracks[tr.id]
-        return seen, ended
+        return ended
 
     def finish(self) -> list[Track]:
         ended = list(self.tracks.values())

@@ -76,6 +76,10 @@ class ObjectsConfig(Section):
     filters: dict[str, ObjectFilter] = Field(default_factory=dict)
     motion_gated: bool = Field(default=True, description="Run the detector only where something moves.")
     full_frame_interval: Duration = Field(default=2.0, ge=0, description="Whole-frame pass for still objects.")
+    tracked_interval: int = Field(
+        default=2, ge=1, le=10, description="While everything that moves lies where settled tracks are about to "
+        "be (and near no track that is new or has not moved), run the detector on one frame in N and carry the "
+        "tracks on their own motion through the others (1: every frame). Motion anywhere else is looked at at once.")
     min_frames: int = Field(default=3, ge=1, le=100, description="Detections before a track becomes an event.")
     lost_after: Duration = Field(default=3.0, gt=0, description="A track unseen this long has ended.")
 
