@@ -56,7 +56,7 @@ TARGETS = {"vtest_steady": 0.05, "vtest_whole": 0.10, "hd_sub": 0.06, "hd_main":
 
 
 def clips(vtest: Path) -> dict[str, Path]:
-    from clearwatch.media import transcode_h264
+    from clearwatch.media import sub_stream, transcode_h264
 
     main = MEDIA / "vtest-1080p25-60s.mp4"
     if not main.exists():
@@ -67,29 +67,6 @@ def clips(vtest: Path) -> dict[str, Path]:
         console.print(f"making {sub.name} (once)…")
         sub_stream(main, sub, 640, 360, every=5)
     return {"vtest.avi": vtest, "1080p25 main": main, "640x360 5 fps sub": sub}
-
-
-def sub_stream(src: Path, dst: Path, width: int, height: int, every: int) -> Path:
-    """Every ``every``-th frame of ``src`` at ``width`` x ``height``, on the same timeline: a camera's sub-stream."""
-    from fractions import Fraction
-
-    import av
-
-    from clearwatch.media import _encode_frame, _encoder
-
-    tmp = dst.with_name(dst.name + ".part")
-    with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
-        rate = Fraction(inp.streams.video[0].average_rate or 25) / every
-        stream = _encoder(out, rate, width, height, max(1, round(float(rate))), None)
-        n = 0
-        for i, frame in enumerate(inp.decode(video=0)):
-            if i % every == 0:
-                _encode_frame(out, stream, frame.reformat(width=width, height=height, format="yuv420p"), n, rate)
-                n += 1
-        for pkt in stream.encode():
-            out.mux(pkt)
-    tmp.replace(dst)
-    return dst
 
 
 def prefix(src: Path, seconds: float, work: Path) -> Path:

@@ -97,6 +97,29 @@ def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: in
     return dst
 
 
+def sub_stream(src: Path, dst: Path, width: int, height: int, every: int) -> Path:
+    """Every ``every``-th frame of ``src`` at ``width`` x ``height`` on the same timeline (a camera's sub-stream
+    beside its main stream), H.264 with a keyframe a second. Written atomically."""
+    tmp = dst.with_name(dst.name + ".part")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
+            rate = Fraction(inp.streams.video[0].average_rate or 25) / every
+            stream = _encoder(out, rate, width, height, max(1, round(float(rate))), None)
+            n = 0
+            for i, frame in enumerate(inp.decode(video=0)):
+                if i % every == 0:
+                    _encode_frame(out, stream, frame.reformat(width=width, height=height, format="yuv420p"), n, rate)
+                    n += 1
+            for pkt in stream.encode():
+                out.mux(pkt)
+    except (av.error.FFmpegError, IndexError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise ClearwatchError(f"cannot make a sub-stream of {src}: {exc}") from None
+    os.replace(tmp, dst)
+    return dst
+
+
 def write_clip(dst: Path, frames: Iterable[np.ndarray], fps: int = 10, gop_seconds: float = 2.0) -> Path:
     """Encode BGR frames (all the same size) to an H.264 MP4, atomically."""
     tmp = dst.with_name(dst.name + ".part")
