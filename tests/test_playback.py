@@ -96,10 +96,9 @@ def _shown(page: object) -> datetime | None:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")) if iso else None
 
 
-def _click_timeline_at(page: object, r: Recorded, t: datetime) -> None:
-    """A click where ``t`` sits on the timeline (the day's view: from the first recording to now)."""
+def _click_timeline_at(page: object, t: datetime) -> None:
+    """A click where ``t`` sits on the timeline, by the ends of the view the page drew."""
     box = page.locator("#timeline").bounding_box()  # type: ignore[attr-defined]
-    # the view's ends as the page drew them
     view0, view1 = page.evaluate("""() => [Date.parse(document.querySelector('#axis-start').dataset.t),
                                             Date.parse(document.querySelector('#axis-end').dataset.t)]""")
     x = box["x"] + (t.timestamp() * 1000 - view0) / (view1 - view0) * box["width"]
@@ -113,7 +112,7 @@ def test_one_timeline_plays_across_segments_and_a_gap(page: object, recorded: Re
     # zoom to the last 10 minutes, where the three recordings are told apart
     page.click(".zoom button[data-minutes='10']")  # type: ignore[attr-defined]
     page.click(".transport .speed[data-rate='4']")  # type: ignore[attr-defined]
-    _click_timeline_at(page, r, r.t0 + timedelta(seconds=1))
+    _click_timeline_at(page, r.t0 + timedelta(seconds=1))
     page.wait_for_function(  # type: ignore[attr-defined]
         "() => !document.querySelector('#player').paused && document.querySelector('#playing').dataset.time")
     assert page.evaluate("() => document.querySelector('#player').playbackRate") == 4  # type: ignore[attr-defined]
@@ -147,7 +146,7 @@ def test_an_event_on_the_timeline_plays_from_just_before_it(page: object, record
 
 def test_a_range_marked_on_the_timeline_is_exported_with_its_reason(page: object, recorded: Recorded) -> None:
     r = recorded
-    _click_timeline_at(page, r, r.t0 + timedelta(seconds=0.5))
+    _click_timeline_at(page, r.t0 + timedelta(seconds=0.5))
     page.wait_for_function(  # type: ignore[attr-defined]  # the first segment loaded and playing
         "([a, b]) => { const t = Date.parse(document.querySelector('#playing').dataset.time || 0);"
         " return !document.querySelector('#player').paused && t >= a && t < b; }",
