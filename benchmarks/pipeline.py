@@ -56,7 +56,7 @@ TARGETS = {"vtest_steady": 0.05, "vtest_whole": 0.10, "hd_sub": 0.06, "hd_main":
 
 
 def clips(vtest: Path) -> dict[str, Path]:
-    from clearwatch.media import sub_stream, transcode_h264
+    from clearwatch.media import transcode_h264
 
     main = MEDIA / "vtest-1080p25-60s.mp4"
     if not main.exists():
@@ -65,7 +65,7 @@ def clips(vtest: Path) -> dict[str, Path]:
     sub = MEDIA / "vtest-1080p25-60s-sub-640x360p5.mp4"
     if not sub.exists():
         console.print(f"making {sub.name} (once)…")
-        sub_stream(main, sub, 640, 360, every=5)
+        transcode_h264(main, sub, width=640, height=360, gop_seconds=1.0, every=5)
     return {"vtest.avi": vtest, "1080p25 main": main, "640x360 5 fps sub": sub}
 
 

@@ -61,27 +61,31 @@ def _encode_frame(out: av.container.OutputContainer, stream: av.video.stream.Vid
 
 def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: int | None = None,
                    gop_seconds: float = 2.0, bitrate: int | None = None, min_seconds: float = 0.0,
-                   fps: int | None = None,
+                   fps: int | None = None, every: int = 1,
                    progress: Callable[[float], None] | None = None) -> Path:
-    """Re-encode ``src`` to H.264 MP4 (repeating it until ``min_seconds`` long). Written atomically."""
+    """Re-encode ``src`` to H.264 MP4 (repeating it until ``min_seconds`` long). Written atomically.
+
+    ``every``: keep one frame in that many, on the same timeline (a camera's sub-stream beside its main stream)."""
     tmp = dst.with_name(dst.name + ".part")
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         with av.open(str(src)) as probe:
             vs = probe.streams.video[0]
             # a different fps re-times the frames (the clip plays faster or slower): fine for test streams
-            rate = Fraction(fps) if fps else (vs.average_rate or Fraction(25))
-            total_frames = vs.frames or int(float(probe.duration or 0) / 1e6 * float(rate))
+            rate = Fraction(fps) if fps else (vs.average_rate or Fraction(25)) / every
+            total_frames = vs.frames or int(float(probe.duration or 0) / 1e6 * float(rate * every))
             w, h = width or vs.codec_context.width, height or vs.codec_context.height
     except (av.error.FFmpegError, IndexError) as exc:
         raise ClearwatchError(f"cannot read video {src}: {exc}") from None
-    need = max(total_frames, int(min_seconds * float(rate)))
+    need = max(-(-total_frames // every), int(min_seconds * float(rate)))
     with av.open(str(tmp), "w", format="mp4") as out:
         stream = _encoder(out, rate, w, h, max(1, round(gop_seconds * float(rate))), bitrate)
         n = 0
         while n < need:
             with av.open(str(src)) as inp:
-                for frame in inp.decode(video=0):
+                for i, frame in enumerate(inp.decode(video=0)):
+                    if i % every:
+                        continue
                     frame = frame.reformat(width=w, height=h, format="yuv420p")
                     _encode_frame(out, stream, frame, n, rate)
                     n += 1
@@ -94,29 +98,6 @@ def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: in
     os.replace(tmp, dst)
     if progress:
         progress(1.0)
-    return dst
-
-
-def sub_stream(src: Path, dst: Path, width: int, height: int, every: int) -> Path:
-    """Every ``every``-th frame of ``src`` at ``width`` x ``height`` on the same timeline (a camera's sub-stream
-    beside its main stream), H.264 with a keyframe a second. Written atomically."""
-    tmp = dst.with_name(dst.name + ".part")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
-            rate = Fraction(inp.streams.video[0].average_rate or 25) / every
-            stream = _encoder(out, rate, width, height, max(1, round(float(rate))), None)
-            n = 0
-            for i, frame in enumerate(inp.decode(video=0)):
-                if i % every == 0:
-                    _encode_frame(out, stream, frame.reformat(width=width, height=height, format="yuv420p"), n, rate)
-                    n += 1
-            for pkt in stream.encode():
-                out.mux(pkt)
-    except (av.error.FFmpegError, IndexError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise ClearwatchError(f"cannot make a sub-stream of {src}: {exc}") from None
-    os.replace(tmp, dst)
     return dst
 
 
