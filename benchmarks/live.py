@@ -19,6 +19,7 @@ Run: .venv/bin/python benchmarks/live.py [--viewers 0 1 4 16] [--seconds 30] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import resource
@@ -27,14 +28,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+if TYPE_CHECKING:
+    from clearwatch.service import Service
 
 console = Console()
 
@@ -175,49 +180,57 @@ COLLECT = """async (seconds) => {
 }"""
 
 
-def glass_to_glass(seconds: float) -> dict[str, Any]:
-    from playwright.sync_api import sync_playwright
+@contextlib.contextmanager
+def served_camera(clip: Path) -> Iterator[Service]:
+    """A running service (console on) recording one camera, ``gate``, that a real RTSP server plays ``clip`` to."""
     from tests.support.servers import RtspServer
 
     from clearwatch.config import parse_config
-    from clearwatch.governance import Users
     from clearwatch.service import Service
 
-    clip = counter_clip(seconds + 60)
     server = RtspServer({"gate": clip})
     server.start()
-    clock = KeyframeClock()
     try:
-        with tempfile.TemporaryDirectory(prefix="cw-bench-glass-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="cw-bench-live-") as tmp:
             cfg = parse_config(f"data_dir: {tmp}\nstorage: {{min_free: 0}}\nweb: {{port: 0}}\ncameras:\n"
                                f"  gate:\n    url: '{server.url('gate')}'\n    detect: {{enabled: false}}\n")
             svc = Service(cfg)
             svc.start()
             try:
-                svc.units["gate"].camera.add_sink(clock)
-                _, password = Users(svc.db).create("glass", "operator", None, None)
-                base = f"http://127.0.0.1:{svc.web_port}"
-                time.sleep(3)  # the camera connected, a GOP cached
-                with sync_playwright() as pw:
-                    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                                 args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
-                    page = browser.new_page(viewport={"width": 1280, "height": 900})
-                    page.goto(base + "/")
-                    page.fill("input[name=username]", "glass")
-                    page.fill("input[name=password]", password)
-                    page.click("button[type=submit]")
-                    page.wait_for_url(base + "/")
-                    opened = time.time()
-                    page.goto(base + "/cameras/gate", wait_until="domcontentloaded")
-                    page.wait_for_function("() => { const v = document.querySelector('#live-video');"
-                                           " return v && !v.hidden && v.currentTime > 0; }", timeout=20_000)
-                    first_picture = time.time() - opened
-                    shown = page.evaluate(COLLECT, seconds)
-                    browser.close()
+                yield svc
             finally:
                 svc.stop()
     finally:
         server.stop()
+
+
+def glass_to_glass(seconds: float) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from clearwatch.governance import Users
+
+    clock = KeyframeClock()
+    with served_camera(counter_clip(seconds + 60)) as svc:
+        svc.units["gate"].camera.add_sink(clock)
+        _, password = Users(svc.db).create("glass", "operator", None, None)
+        base = f"http://127.0.0.1:{svc.web_port}"
+        time.sleep(3)  # the camera connected, a GOP cached
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base + "/")
+            page.fill("input[name=username]", "glass")
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(base + "/")
+            opened = time.time()
+            page.goto(base + "/cameras/gate", wait_until="domcontentloaded")
+            page.wait_for_function("() => { const v = document.querySelector('#live-video');"
+                                   " return v && !v.hidden && v.currentTime > 0; }", timeout=20_000)
+            first_picture = time.time() - opened
+            shown = page.evaluate(COLLECT, seconds)
+            browser.close()
     if not clock.samples:
         raise SystemExit("no keyframe decoded: cannot tell when frames were sent")
     offset = min(wall - n / FPS for n, wall in clock.samples)  # when frame 0 left the server, by our clock
@@ -273,11 +286,9 @@ def main() -> int:
         return 0
 
     from benchmarks.recording import bench_clip
-    from tests.support.servers import RtspServer, rtsp_available
+    from tests.support.servers import rtsp_available
 
-    from clearwatch.config import parse_config
     from clearwatch.governance import Users
-    from clearwatch.service import Service
 
     why = rtsp_available()
     if why:
@@ -288,27 +299,15 @@ def main() -> int:
         console.print(f"glass-to-glass in Chromium for {args.glass_seconds:.0f} s")
         glass = glass_to_glass(args.glass_seconds)
     clip = bench_clip(max(60.0, 10 + args.seconds * len(args.viewers) + 30))  # the RTSP server plays it once
-    server = RtspServer({"gate": clip})
-    server.start()
     results = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="cw-bench-live-") as tmp:
-            cfg = parse_config(f"data_dir: {tmp}\nstorage: {{min_free: 0}}\nweb: {{port: 0}}\ncameras:\n"
-                               f"  gate:\n    url: '{server.url('gate')}'\n    detect: {{enabled: false}}\n")
-            svc = Service(cfg)
-            svc.start()
-            try:
-                user, _ = Users(svc.db).create("bench", "operator", None, None)
-                token = Users(svc.db).create_token(user, "bench")
-                url = f"ws://127.0.0.1:{svc.web_port}/api/cameras/gate/live.ws"
-                time.sleep(5)  # connected, first segment open
-                for n in args.viewers:
-                    console.print(f"{n} viewer(s) for {args.seconds:.0f} s")
-                    results.append(run(n, args.seconds, svc, url, token))
-            finally:
-                svc.stop()
-    finally:
-        server.stop()
+    with served_camera(clip) as svc:
+        user, _ = Users(svc.db).create("bench", "operator", None, None)
+        token = Users(svc.db).create_token(user, "bench")
+        url = f"ws://127.0.0.1:{svc.web_port}/api/cameras/gate/live.ws"
+        time.sleep(5)  # connected, first segment open
+        for n in args.viewers:
+            console.print(f"{n} viewer(s) for {args.seconds:.0f} s")
+            results.append(run(n, args.seconds, svc, url, token))
     base = next((r["cpu_s_per_s"] for r in results if r["viewers"] == 0), None)
     for r in results:
         r["cpu_s_per_viewer_s"] = (round((r["cpu_s_per_s"] - base) / r["viewers"], 4)
