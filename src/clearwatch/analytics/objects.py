@@ -45,14 +45,14 @@ def merge_regions(boxes: np.ndarray, waste: float = MERGE_WASTE) -> np.ndarray:
             i = 0
             while i < len(regions):
                 o = regions[i]
-                u = np.array([min(r[0], o[0]), min(r[1], o[1]), max(r[2], o[2]), max(r[3], o[3])], np.float32)
-                if r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3] \
-                        and _area(u) <= waste * (_area(r) + _area(o)):
-                    r = u
-                    regions.pop(i)
-                    merged = True
-                else:
-                    i += 1
+                if r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3]:
+                    u = np.array([min(r[0], o[0]), min(r[1], o[1]), max(r[2], o[2]), max(r[3], o[3])], np.float32)
+                    if _area(u) <= waste * (_area(r) + _area(o)):
+                        r = u
+                        regions.pop(i)
+                        merged = True
+                        continue
+                i += 1
             out.append(r)
         regions = out
     return np.array(regions, np.float32).reshape(-1, 4)
