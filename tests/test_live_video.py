@@ -77,11 +77,11 @@ def test_fragments_are_the_cameras_own_frames_and_a_new_viewer_starts_at_a_keyfr
     _feed(feed, h264_clip, 60, on_frame=lambda n: (at_1(n), at_37(n)))
     opening, viewer = early[0]
     assert opening.codec.startswith("avc1.") and (opening.width, opening.height) == (768, 576)
-    frames = _decode(b"".join([opening.init, *opening.gop, *viewer.take()]), tmp_path)
+    frames = _decode(b"".join([opening.init, *(f for _, f in opening.gop), *(f for _, f in viewer.take())]), tmp_path)
     # every frame but the one FFmpeg holds until the next arrives, at the camera's own size, none re-encoded
     assert len(frames) == 59 and {(w, h) for w, h, _ in frames} == {(768, 576)} and frames[0][2]
     m_open, m_viewer = mid[0]
-    joined = _decode(b"".join([m_open.init, *m_open.gop, *m_viewer.take()]), tmp_path)
+    joined = _decode(b"".join([m_open.init, *(f for _, f in m_open.gop), *(f for _, f in m_viewer.take())]), tmp_path)
     assert joined[0][2], "a viewer joining mid-GOP gets the GOP from its keyframe: a picture at once"
     assert 20 < len(joined) < 59
     with av.open(str(h264_clip)) as c:
@@ -97,7 +97,7 @@ def test_a_viewer_that_falls_behind_skips_to_a_keyframe_and_one_that_stops_is_le
     _feed(feed, h264_clip, 80, on_frame=_join_at(feed, 1, slow, woken.set))
     opening, viewer = slow[0]
     assert woken.is_set() and viewer.queued <= 600_000 and viewer.dropped > 0
-    frames = _decode(b"".join([opening.init, *opening.gop, *viewer.take()]), tmp_path)
+    frames = _decode(b"".join([opening.init, *(f for _, f in opening.gop), *(f for _, f in viewer.take())]), tmp_path)
     assert frames and frames[0][2], "what it reads after skipping starts at a keyframe: playable"
     assert len(frames) < 79
     # a viewer that has not read for give_up seconds is let go

@@ -39,6 +39,17 @@ def rtsp_available() -> str | None:
     return None
 
 
+def _sound_codec(path: Path) -> str | None:
+    """How the RTSP server is to send a clip's audio track (None: the clip has none)."""
+    import av
+
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        name = c.streams.audio[0].codec_context.name
+    return {"aac": "aac", "opus": "opus", "pcm_mulaw": "pcmu"}[name]
+
+
 class RtspServer:
     """GStreamer's RTSP server in its own process; can be killed, restarted, frozen and thawed."""
 
@@ -55,6 +66,9 @@ class RtspServer:
         args = [SYSTEM_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port)]
         for name, path in self.mounts.items():
             args += ["--mount", f"{name}={path}"]
+            sound = _sound_codec(path)
+            if sound:
+                args += ["--audio", f"{name}={sound}"]
         log = open(self.log_dir / f"rtsp-{self.port}.log", "ab") if self.log_dir else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
         deadline = time.monotonic() + timeout

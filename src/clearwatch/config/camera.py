@@ -38,6 +38,12 @@ class RecordConfig(Section):
     pre_roll: Duration = Field(default=5.0, ge=0, le=120)
     post_roll: Duration = Field(default=10.0, ge=0, le=600)
     retention_days: float = Field(default=7.0, gt=0, description="Default: retention.days.")
+    audio: bool = Field(
+        default=False,
+        description="Record the camera's sound with its video, and let live and playback viewers hear it on request. "
+                    "Off unless set: recording sound is legally sensitive (in many places it needs its own legal "
+                    "basis and signage). AAC and Opus are kept as sent; G.711 is converted to AAC.",
+    )
 
 
 class ReconnectConfig(Section):

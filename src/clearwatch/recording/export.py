@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 
 from clearwatch.errors import ClearwatchError, NoFootageError
+from clearwatch.sources.packets import Packet
 from clearwatch.storage import HoldStore, Segment, SegmentIndex
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class ExportResult:
     packets: int
     bytes: int
     gaps: float  # seconds without footage inside the exported span
+    audio_packets: int = 0  # the camera's sound, where it was recorded
 
     @property
     def duration(self) -> float:
@@ -68,17 +70,49 @@ def export_range(
     try:
         result = _join(root, segments, start, end, tmp, progress)
         os.replace(tmp, out)
-        return ExportResult(out, result[0], result[1], len(segments), result[2], out.stat().st_size, result[3])
+        return ExportResult(out, result.start, result.end, len(segments), result.packets, out.stat().st_size,
+                            result.gaps, result.audio_packets)
     finally:
         tmp.unlink(missing_ok=True)
         holds.remove(hold_id)
 
 
+@dataclass
+class _Joined:
+    start: datetime
+    end: datetime
+    packets: int
+    gaps: float
+    audio_packets: int
+
+
+class _Sound:
+    """The audio track of an export: packets from each segment placed by wall-clock time like the video's."""
+
+    def __init__(self, output: av.container.OutputContainer, template: av.audio.stream.AudioStream):
+        self.stream = output.add_stream_from_template(template)
+        self.time_base: Fraction = template.time_base or Fraction(1, template.codec_context.sample_rate or 8000)
+        self.stream.time_base = self.time_base
+        self.last = -1
+        self.packets = 0
+
+    def mux(self, output: av.container.OutputContainer, pkt: Packet, wall: datetime, t0: datetime) -> None:
+        pts = round((wall - t0).total_seconds() / self.time_base)
+        if pts <= self.last:
+            return  # overlapping segments: keep the earlier sound
+        pkt.stream, pkt.time_base = self.stream, self.time_base
+        pkt.pts = pkt.dts = pts
+        output.mux(pkt)
+        self.last = pts
+        self.packets += 1
+
+
 def _join(root: Path, segments: list[Segment], start: datetime, end: datetime, tmp: Path,
-          progress: Callable[[int, int], None] | None) -> tuple[datetime, datetime, int, float]:
+          progress: Callable[[int, int], None] | None) -> _Joined:
     output = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
     out_stream = None
     out_tb: Fraction | None = None
+    sound: _Sound | None = None
     t0: datetime | None = None
     last_dts = -1
     last_end: datetime | None = None
@@ -91,12 +125,15 @@ def _join(root: Path, segments: list[Segment], start: datetime, end: datetime, t
             with av.open(str(root / seg.path)) as src:
                 stream = src.streams.video[0]
                 cc = stream.codec_context
+                audio = src.streams.audio[0] if src.streams.audio else None
                 if params is None:
                     params = (cc.name, cc.width, cc.height)
                     out_stream = output.add_stream_from_template(stream)
                     out_tb = _time_base(stream)
                     out_stream.time_base = out_tb
                     output.metadata["title"] = seg.camera
+                    if audio is not None:  # sound is exported when the first segment has it
+                        sound = _Sound(output, audio)
                 elif (cc.name, cc.width, cc.height) != params:
                     raise ClearwatchError(
                         f"the camera changed format at {_fmt(seg.start)} ({params[0]} {params[1]}x{params[2]} → "
@@ -104,8 +141,15 @@ def _join(root: Path, segments: list[Segment], start: datetime, end: datetime, t
                     )
                 tb = _time_base(stream)
                 seg_first: int | None = None
-                for pkt in src.demux(stream):
+                demuxed = (stream, audio) if sound is not None and audio is not None else (stream,)
+                for pkt in src.demux(demuxed):
                     if pkt.dts is None or pkt.size == 0:
+                        continue
+                    if pkt.stream.type == "audio":
+                        if sound is not None and seg_first is not None and t0 is not None and pkt.pts is not None:
+                            at = seg.start + timedelta(seconds=float(pkt.pts * sound.time_base - seg_first * tb))
+                            if t0 <= at < end:
+                                sound.mux(output, pkt, at, t0)
                         continue
                     if seg_first is None:
                         seg_first = pkt.dts
@@ -138,7 +182,7 @@ def _join(root: Path, segments: list[Segment], start: datetime, end: datetime, t
             output.metadata["creation_time"] = _fmt(t0)
     finally:
         output.close()
-    return t0, last_end, packets, gaps
+    return _Joined(t0, last_end, packets, gaps, sound.packets if sound is not None else 0)
 
 
 def _start_keyframe(root: Path, segments: list[Segment], start: datetime) -> datetime:

@@ -21,11 +21,14 @@ from typing import Any
 
 import av
 
+from clearwatch.recording.writer import SoundPlacer
+from clearwatch.sources.audio import AudioTrack
 from clearwatch.sources.packets import StreamPacket, as_packet
 
 log = logging.getLogger(__name__)
 LIVE_OPTIONS = {"movflags": "empty_moov+default_base_moof+frag_every_frame", "flush_packets": "1"}
 MAX_GOP_BYTES = 32_000_000  # a camera with a very long GOP: keep no more than this for new viewers
+VIDEO, AUDIO = 0, 1  # the track a fragment belongs to
 
 
 class _Chunks:
@@ -63,7 +66,8 @@ class Viewer:
 
     notify: Callable[[], None]
     max_behind: int
-    queue: deque[bytes] = field(default_factory=deque)
+    audio: bool = False  # whether this viewer takes the sound too
+    queue: deque[tuple[int, bytes]] = field(default_factory=deque)
     queued: int = 0
     skipping: bool = False
     dropped: int = 0
@@ -71,10 +75,12 @@ class Viewer:
     ended: str | None = None  # why the feed let this viewer go (a reconnect, a stop)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def offer(self, fragment: bytes, keyframe: bool) -> None:
+    def offer(self, fragment: bytes, keyframe: bool, track: int = VIDEO) -> None:
+        if track == AUDIO and not self.audio:
+            return
         with self.lock:
-            if self.skipping and not keyframe:
-                self.dropped += 1
+            if self.skipping and (track == AUDIO or not keyframe):
+                self.dropped += track == VIDEO
                 return
             if self.queued + len(fragment) > self.max_behind:
                 self.queue.clear()
@@ -82,7 +88,7 @@ class Viewer:
                 self.dropped += 1
                 return
             self.skipping = False
-            self.queue.append(fragment)
+            self.queue.append((track, fragment))
             self.queued += len(fragment)
 
     def wake(self) -> None:
@@ -91,7 +97,8 @@ class Viewer:
         except RuntimeError:  # the viewer's event loop is gone (the web server stopped)
             self.ended = self.ended or "the web server stopped"
 
-    def take(self) -> list[bytes]:
+    def take(self) -> list[tuple[int, bytes]]:
+        """The fragments queued since the last take, each with its track, in order."""
         with self.lock:
             out = list(self.queue)
             self.queue.clear()
@@ -108,11 +115,14 @@ class Opening:
     width: int
     height: int
     init: bytes
-    gop: list[bytes]
+    gop: list[tuple[int, bytes]]
+    audio_codec: str | None = None  # for a viewer that asked for the sound, when the camera's is served
+    audio_init: bytes = b""
+    audio_offset: float = 0.0  # seconds to add to the sound's times (MSE: the SourceBuffer's timestampOffset)
 
 
 class LiveMp4:
-    """A camera's PacketSink: remuxes its packets into per-frame fMP4 fragments and fans them out."""
+    """A camera's PacketSink (and AudioSink): remuxes its packets into per-frame fMP4 fragments and fans them out."""
 
     def __init__(self, camera: str, stream: str = "main", max_behind: int = 8_000_000, give_up: float = 10.0):
         self.camera = camera
@@ -128,11 +138,20 @@ class LiveMp4:
         self._codec: str | None = None
         self.unplayable: str | None = "the camera is not connected"  # why a browser cannot play it, when so
         self._size = (0, 0)
-        self._gop: list[bytes] = []
+        self._gop: list[tuple[int, bytes]] = []
         self._gop_bytes = 0
         self._gop_whole = False  # the kept fragments start at a keyframe
         self._first_dts: int | None = None
         self._held_key = False  # whether the frame FFmpeg holds (its fragment comes with the next) is a keyframe
+        self._track: AudioTrack | None = None
+        self._aout: Any = None  # the sound's own muxer: MSE takes each track in its own SourceBuffer
+        self._astream: Any = None
+        self._achunks = _Chunks()
+        self._audio_init = b""
+        self._sound: SoundPlacer | None = None  # from the first frame viewers get
+        # FFmpeg starts a fragmented track that was set up before its first packet at time 0, whatever that
+        # packet's time: the sound's times are off by its first packet's, which viewers are told to add back
+        self._audio_zero: float | None = None
 
     # the camera thread ----------------------------------------------------------------------------
 
@@ -161,11 +180,34 @@ class LiveMp4:
             log.warning("%s: live MP4: %s", self.camera, self.unplayable)
             return
         init = self._chunks.take()
+        self._open_audio()
         with self._lock:
             self._out, self._vstream = out, vs
             self._init, self._codec, self._size = init, codec, (cc.width, cc.height)
             self._gop, self._gop_bytes, self._gop_whole, self._first_dts, self._held_key = [], 0, False, None, False
             self.unplayable = None
+
+    def on_audio_connect(self, track: AudioTrack) -> None:
+        self._track = track
+
+    def _open_audio(self) -> None:
+        track = self._track
+        if track is None or track.mse_codec is None:
+            return
+        aout = None
+        try:
+            aout = av.open(self._achunks, "w", format="mp4", options=LIVE_OPTIONS)
+            self._astream = track.add_to(aout)
+            aout.start_encoding()
+        except Exception as exc:  # pictures without sound rather than no pictures
+            if aout is not None:
+                with contextlib.suppress(Exception):
+                    aout.close()
+            self._achunks.take()
+            log.warning("%s: live MP4: cannot repackage the sound: %s", self.camera, exc)
+            return
+        self._aout, self._audio_init = aout, self._achunks.take()
+        self._sound, self._audio_zero = None, None
 
     def on_packet(self, sp: StreamPacket) -> None:
         out = self._out
@@ -175,6 +217,8 @@ class LiveMp4:
             if not sp.keyframe:
                 return  # a viewer can only start at a keyframe
             self._first_dts = sp.dts
+            if self._track is not None and self._astream is not None:
+                self._sound = SoundPlacer(self._astream, sp.dts * sp.time_base / self._track.time_base)
         pkt = as_packet(sp.data)
         pkt.time_base = sp.time_base
         pkt.pts, pkt.dts = sp.pts - self._first_dts, sp.dts - self._first_dts
@@ -192,17 +236,36 @@ class LiveMp4:
         if fragment:
             self._publish(fragment, keyframe)
 
+    def on_audio(self, sp: StreamPacket) -> None:
+        aout, sound = self._aout, self._sound
+        pkt = sound.place(sp) if aout is not None and sound is not None else None
+        if pkt is None:
+            return
+        at = float((pkt.pts or 0) * sp.time_base)
+        try:
+            aout.mux(pkt)
+        except av.error.FFmpegError as exc:
+            log.debug("%s: live MP4 dropped a sound packet: %s", self.camera, exc)
+            self._achunks.take()
+            return
+        if self._audio_zero is None:
+            self._audio_zero = at
+        fragment = self._achunks.take()
+        if fragment:
+            self._publish(fragment, False, AUDIO)
+
     def on_disconnect(self) -> None:
         self._close_muxer("the camera disconnected")
+        self._track = None
         self.unplayable = "the camera is not connected"
 
-    def _publish(self, fragment: bytes, keyframe: bool) -> None:
+    def _publish(self, fragment: bytes, keyframe: bool, track: int = VIDEO) -> None:
         now = time.monotonic()
         with self._lock:
-            if keyframe:
+            if keyframe and track == VIDEO:
                 self._gop, self._gop_bytes, self._gop_whole = [], 0, True
             if self._gop_whole and self._gop_bytes + len(fragment) <= MAX_GOP_BYTES:
-                self._gop.append(fragment)
+                self._gop.append((track, fragment))
                 self._gop_bytes += len(fragment)
             else:  # too long a GOP to keep: new viewers wait for the next keyframe
                 self._gop, self._gop_bytes, self._gop_whole = [], 0, False
@@ -211,7 +274,7 @@ class LiveMp4:
             if now - v.read_at > self.give_up:
                 self.leave(v, f"not read for {self.give_up:.0f} s")
                 continue
-            v.offer(fragment, keyframe)
+            v.offer(fragment, keyframe, track)
             v.wake()
             if v.ended is not None:
                 self.leave(v, v.ended)
@@ -219,29 +282,39 @@ class LiveMp4:
     def _close_muxer(self, why: str) -> None:
         with self._lock:
             out, self._out, self._vstream = self._out, None, None
+            aout, self._aout, self._astream, self._audio_init = self._aout, None, None, b""
             self._init, self._codec, self._gop, self._gop_bytes = None, None, [], 0
             viewers, self._viewers = self._viewers, []
         for v in viewers:  # a new init segment is a new stream for the browser: viewers start over
             v.ended = why
             v.wake()
-        if out is not None:
+        for muxer, chunks in ((out, self._chunks), (aout, self._achunks)):
+            if muxer is None:
+                continue
             try:
-                out.close()
+                muxer.close()
             except Exception as exc:  # what FFmpeg writes at the end of a live stream is not needed
                 log.debug("%s: closing the live muxer: %s", self.camera, exc)
-            self._chunks.take()
+            chunks.take()
 
     # viewers (any thread) ----------------------------------------------------------------------------
 
-    def join(self, notify: Callable[[], None]) -> tuple[Opening, Viewer] | None:
-        """Start watching: the opening and the viewer's queue, or None while the stream cannot be played."""
+    def join(self, notify: Callable[[], None], audio: bool = False) -> tuple[Opening, Viewer] | None:
+        """Start watching: the opening and the viewer's queue, or None while the stream cannot be played. With
+        ``audio``, the sound too when the camera's is served (the opening says so)."""
         with self._lock:
             if self._init is None or self._codec is None:
                 return None
+            sound = audio and self._aout is not None and self._track is not None and self._audio_zero is not None
             # without the GOP from its keyframe, a viewer starts at the next keyframe
-            v = Viewer(notify, self.max_behind, skipping=not self._gop)
+            v = Viewer(notify, self.max_behind, audio=sound, skipping=not self._gop)
             self._viewers.append(v)
-            return Opening(self._codec, *self._size, self._init, list(self._gop)), v
+            gop = [f for f in self._gop if sound or f[0] == VIDEO]
+            if not sound:
+                return Opening(self._codec, *self._size, self._init, gop), v
+            assert self._track is not None and self._audio_zero is not None
+            return Opening(self._codec, *self._size, self._init, gop, self._track.mse_codec, self._audio_init,
+                           self._audio_zero), v
 
     def leave(self, viewer: Viewer, why: str = "left") -> None:
         with self._lock:

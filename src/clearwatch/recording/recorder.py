@@ -17,11 +17,13 @@ from clearwatch.recording.index_writer import IndexWriter, SegmentClosed, Segmen
 from clearwatch.recording.layout import relative, segment_path
 from clearwatch.recording.repair import complete_prefix, probe, repair
 from clearwatch.recording.writer import SegmentWriter
+from clearwatch.sources.audio import AudioTrack
 from clearwatch.sources.health import CameraHealth
 from clearwatch.sources.packets import StreamPacket
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR = 5.0
+AUDIO_AHEAD = 2.0  # seconds of sound kept for the next segment's start
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -36,7 +38,7 @@ def _no_space_left(path: Path) -> bool:
 
 
 class Recorder:
-    """A PacketSink that cuts packets into segments and reports them to the index.
+    """A PacketSink (and AudioSink) that cuts packets into segments and reports them to the index.
 
     Runs on the camera thread: only file writes happen here, the database is updated by IndexWriter.
     """
@@ -58,10 +60,13 @@ class Recorder:
         self.on_disk_full = on_disk_full
         self.triggered = settings.mode != "continuous"
         self._template: av.video.stream.VideoStream | None = None
+        self._audio: AudioTrack | None = None
         self._writer: SegmentWriter | None = None
         self._retry_at = 0.0
         self._trigger_until = 0.0
         self._gops: deque[list[StreamPacket]] = deque()  # pre-roll buffer, whole GOPs
+        # cameras send sound a little ahead of the pictures: what came before a segment's first keyframe belongs in it
+        self._recent_audio: deque[StreamPacket] = deque()
         self.dropped = 0
         self.segments = 0
         health.recording = "idle" if self.triggered else "waiting"
@@ -79,10 +84,25 @@ class Recorder:
     def on_connect(self, stream: av.video.stream.VideoStream) -> None:
         self._template = stream
 
+    def on_audio_connect(self, track: AudioTrack) -> None:
+        self._audio = track
+
+    def on_audio(self, sp: StreamPacket) -> None:
+        """Sound goes where the pictures go: into the open segment, or the pre-roll's current GOP."""
+        self._recent_audio.append(sp)
+        while self._recent_audio[0].wall < sp.wall - AUDIO_AHEAD:
+            self._recent_audio.popleft()
+        if self._writer is not None:
+            self._write(sp)
+        elif self.triggered and self._gops:
+            self._gops[-1].append(sp)
+
     def on_disconnect(self) -> None:
         self._close()
         self._gops.clear()
         self._template = None
+        self._audio = None
+        self._recent_audio.clear()
         if self.health.recording not in ("error",):
             self.health.recording = "idle" if self.triggered else "waiting"
 
@@ -110,6 +130,9 @@ class Recorder:
                 return
             if not self._open(sp):
                 return
+            self._write(sp)
+            self._catch_up_audio()
+            return
         self._write(sp)
 
     def _on_triggered(self, sp: StreamPacket) -> None:
@@ -139,13 +162,14 @@ class Recorder:
                     if self._writer is None:
                         break
                     self._write(p)
+                self._catch_up_audio()
 
     def _open(self, first: StreamPacket) -> bool:
         if self._template is None:
             return False
         path = segment_path(self.root, self.camera, first.wall)
         try:
-            self._writer = SegmentWriter(path, self._template, self.camera, first)
+            self._writer = SegmentWriter(path, self._template, self.camera, first, self._audio)
         except Exception as exc:
             self._failed(exc, path, None)
             return False
@@ -153,6 +177,14 @@ class Recorder:
         self.index.submit(SegmentOpened(self.camera, first.wall, relative(self.root, path), w.codec, w.width, w.height))
         self.health.recording = "recording"
         return True
+
+    def _catch_up_audio(self) -> None:
+        """Sound that arrived before the new segment's first keyframe but is timed after it (the writer keeps what
+        falls inside the segment and is new to it)."""
+        for sp in list(self._recent_audio):
+            if self._writer is None:
+                break
+            self._write(sp)
 
     def _write(self, sp: StreamPacket) -> None:
         w = self._writer

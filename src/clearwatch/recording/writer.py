@@ -9,7 +9,8 @@ from pathlib import Path
 
 import av
 
-from clearwatch.sources.packets import StreamPacket, as_packet
+from clearwatch.sources.audio import AudioTrack
+from clearwatch.sources.packets import Packet, StreamPacket, as_packet
 
 # Fragmented MP4 with a fragment per keyframe and at least every second: a file cut short by a
 # crash or power loss is still playable up to its last complete fragment.
@@ -17,12 +18,36 @@ FRAGMENT_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof",
     "frag_duration": "1000000",
     "flush_packets": "1",
+    # with sound, FFmpeg holds packets back to interleave the two tracks: never more than a second of them
+    "max_interleave_delta": "1000000",
 }
 START_TAG = "clearwatch-start="
 
 
+class SoundPlacer:
+    """Puts a camera's sound packets on a muxer's clock, which starts at ``origin`` (the first frame's time on the
+    sound's clock): none from before it, none twice (MP4 needs each track's times rising)."""
+
+    def __init__(self, stream: av.audio.stream.AudioStream, origin: Fraction):
+        self.stream, self.origin = stream, origin
+        self.last = -1
+
+    def place(self, sp: StreamPacket) -> Packet | None:
+        pts = round(sp.pts - self.origin)
+        if pts < 0 or pts <= self.last:
+            return None
+        self.last = pts
+        pkt = as_packet(sp.data)
+        pkt.time_base = sp.time_base
+        pkt.pts = pkt.dts = pts
+        pkt.duration = sp.duration
+        pkt.stream = self.stream
+        return pkt
+
+
 class SegmentWriter:
-    def __init__(self, path: Path, template: av.video.stream.VideoStream, camera: str, first: StreamPacket):
+    def __init__(self, path: Path, template: av.video.stream.VideoStream, camera: str, first: StreamPacket,
+                 audio: AudioTrack | None = None):
         self.path = path
         self.start_wall = first.wall
         self.first_dts = first.dts
@@ -37,13 +62,19 @@ class SegmentWriter:
             self._container.metadata["comment"] = START_TAG + start.isoformat(timespec="microseconds")
             self._stream = self._container.add_stream_from_template(template)
             self._stream.time_base = self.time_base
+            self._sound = None if audio is None else \
+                SoundPlacer(audio.add_to(self._container), first.dts * self.time_base / audio.time_base)
         except Exception:
             self._container.close()
             raise
         cc = template.codec_context
         self.codec, self.width, self.height = cc.name, cc.width, cc.height
+        self.audio_packets = 0
 
     def write(self, sp: StreamPacket) -> None:
+        if sp.audio:
+            self._write_audio(sp)
+            return
         pkt = as_packet(sp.data)
         pkt.time_base = sp.time_base
         pkt.pts = sp.pts - self.first_dts
@@ -54,6 +85,12 @@ class SegmentWriter:
         self._container.mux(pkt)
         self.last_end_dts = sp.dts + sp.duration
         self.packets += 1
+
+    def _write_audio(self, sp: StreamPacket) -> None:
+        pkt = self._sound.place(sp) if self._sound is not None else None
+        if pkt is not None:
+            self._container.mux(pkt)
+            self.audio_packets += 1
 
     @property
     def duration(self) -> float:

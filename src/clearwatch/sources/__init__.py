@@ -5,12 +5,15 @@ from typing import TYPE_CHECKING
 from clearwatch.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from clearwatch.sources.camera import Camera, PacketSink, describe_error
+    from clearwatch.sources.audio import AudioTrack
+    from clearwatch.sources.camera import AudioSink, Camera, PacketSink, describe_error
     from clearwatch.sources.health import CameraHealth, CameraState, HealthSnapshot
     from clearwatch.sources.packets import StreamPacket
     from clearwatch.sources.urls import redact_url, scrub
 
 __getattr__, __dir__ = lazy_exports(__name__, {
+    "AudioSink": ".camera",
+    "AudioTrack": ".audio",
     "Camera": ".camera",
     "CameraHealth": ".health",
     "CameraState": ".health",
@@ -23,6 +26,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
 })
 
 __all__ = [
+    "AudioSink",
+    "AudioTrack",
     "Camera",
     "CameraHealth",
     "CameraState",

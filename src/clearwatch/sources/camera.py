@@ -8,12 +8,13 @@ import threading
 import time
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import av
 import av.error
 
 from clearwatch.config.camera import CameraConfig
+from clearwatch.sources.audio import AudioStamper, AudioTrack, audio_track
 from clearwatch.sources.health import CameraHealth, CameraState
 from clearwatch.sources.packets import AccessUnitAssembler, StreamPacket
 from clearwatch.sources.urls import redact_url, scrub
@@ -27,6 +28,15 @@ class PacketSink(Protocol):
     def on_connect(self, stream: av.video.stream.VideoStream) -> None: ...
     def on_packet(self, packet: StreamPacket) -> None: ...
     def on_disconnect(self) -> None: ...
+
+
+@runtime_checkable
+class AudioSink(Protocol):
+    """A sink that also takes the camera's sound, when its ``record.audio`` is on and it sends some. The track is
+    given before ``on_connect``; ``on_disconnect`` ends it too."""
+
+    def on_audio_connect(self, track: AudioTrack) -> None: ...
+    def on_audio(self, packet: StreamPacket) -> None: ...
 
 
 class StreamEnded(Exception):
@@ -79,6 +89,8 @@ class Camera(threading.Thread):
         self.safe_url = redact_url(cfg.url)
         self._stopping = threading.Event()
         self.packets = 0
+        self._audio_sinks: list[AudioSink] = []
+        self._said_no_audio = False
 
     def add_sink(self, sink: PacketSink) -> None:
         self.sinks.append(sink)
@@ -150,6 +162,12 @@ class Camera(threading.Thread):
             stream = container.streams.video[0]
             if stream.codec_context.name not in ("h264", "hevc", "mjpeg", "mpeg4", "av1", "vp9"):
                 log.warning("%s: codec %s may not be recordable in MP4", self.camera, stream.codec_context.name)
+            audio = self._audio(container, stream)
+            self._audio_sinks = []
+            if audio is not None:
+                self._audio_sinks = [s for s in self.sinks if isinstance(s, AudioSink)]
+                for audio_sink in self._audio_sinks:
+                    audio_sink.on_audio_connect(audio[0])
             for sink in self.sinks:
                 sink.on_connect(stream)
             connected = True
@@ -158,7 +176,7 @@ class Camera(threading.Thread):
                 "%s: streaming %s %dx%d from %s", self.camera, stream.codec_context.name,
                 stream.codec_context.width, stream.codec_context.height, self.safe_url,
             )
-            self._pump(container, stream)
+            self._pump(container, stream, audio[1] if audio is not None else None)
         finally:
             with contextlib.suppress(Exception):
                 container.close()
@@ -169,7 +187,24 @@ class Camera(threading.Thread):
                     except Exception:
                         log.exception("%s: sink failed on disconnect", self.camera)
 
-    def _pump(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+    def _audio(self, container: av.container.InputContainer, video: av.video.stream.VideoStream
+               ) -> tuple[AudioTrack, AudioStamper] | None:
+        """The camera's sound, when it is to be recorded and the camera sends some that can be."""
+        if not self.cfg.record.audio:
+            return None
+        stream = container.streams.audio[0] if container.streams.audio else None
+        track, converter, why = audio_track(stream) if stream is not None else (None, None, "it sends none")
+        if stream is None or track is None:
+            if not self._said_no_audio:  # once, not at every reconnect
+                log.warning("%s: record.audio is on, but no sound is recorded: %s", self.camera, why)
+                self._said_no_audio = True
+            return None
+        log.info("%s: recording sound: %s %d Hz%s", self.camera, stream.codec_context.name, track.sample_rate,
+                 " (converted to AAC)" if converter is not None else "")
+        return track, AudioStamper(stream, converter, video.time_base or Fraction(1, 90000))
+
+    def _pump(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+              audio: AudioStamper | None = None) -> None:
         tb: Fraction = stream.time_base or Fraction(1, 90000)
         rate = stream.average_rate or stream.guessed_rate or 25
         default_duration = max(1, round(1 / (float(rate) * tb)))
@@ -182,15 +217,20 @@ class Camera(threading.Thread):
         stall = self.cfg.stall_timeout
         last_arrival = time.monotonic()
 
+        streams = (stream, *container.streams.audio[:1]) if audio is not None else (stream,)
         while not self._stopping.is_set():
-            for packet in container.demux(stream):
+            for packet in container.demux(streams):
                 if self._stopping.is_set():
                     return
                 if packet.size == 0:
                     continue
                 now_mono = time.monotonic()
-                if now_mono - last_arrival > stall and not is_file:
+                if now_mono - last_arrival > stall and not is_file:  # sound alone does not keep a camera up
                     raise Stalled(f"no video for {now_mono - last_arrival:.1f} s")
+                if audio is not None and packet.stream.type == "audio":
+                    for sp in audio.stamp(packet, anchor, loop_offset):
+                        self._deliver_audio(sp)
+                    continue
                 last_arrival = now_mono
                 unit = assembler.push(packet)
                 if unit is None:
@@ -234,6 +274,13 @@ class Camera(threading.Thread):
             if packet.dts is not None:
                 return int(packet.dts)
         return 0
+
+    def _deliver_audio(self, sp: StreamPacket) -> None:
+        for sink in self._audio_sinks:
+            try:
+                sink.on_audio(sp)
+            except Exception:
+                log.exception("%s: audio sink %s failed", self.camera, type(sink).__name__)
 
     def _deliver(self, sp: StreamPacket) -> None:
         self.packets += 1

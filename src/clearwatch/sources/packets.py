@@ -16,10 +16,12 @@ else:
 
 @dataclass(slots=True)
 class StreamPacket:
-    """One video access unit with continuous timestamps and its wall-clock time.
+    """One video access unit (or, with ``audio``, one packet of the camera's sound) with continuous timestamps and
+    its wall-clock time.
 
     ``pts``/``dts``/``duration`` are in ``time_base`` and increase across reconnect-free loops of a
-    file source. ``data`` is the packet itself or merged bytes; consumers must not mutate it.
+    file source; a camera's audio and video timestamps share one clock (in seconds). ``data`` is the packet itself
+    or merged bytes; consumers must not mutate it.
     """
 
     data: Packet | bytes
@@ -29,6 +31,7 @@ class StreamPacket:
     keyframe: bool
     time_base: Fraction
     wall: float
+    audio: bool = False
 
     def __len__(self) -> int:
         return self.data.size if isinstance(self.data, av.Packet) else len(self.data)

@@ -104,7 +104,8 @@ def camera_page(camera: str, request: Request) -> Response:
         raise HTTPException(404, f"no camera {camera!r}")
     if not p.sees(camera):
         raise HTTPException(403, f"camera {camera!r} is not assigned to you")
-    return _render(request, "camera.html", p, "camera", camera, camera=camera, can_export=p.can(Perm.EXPORT))
+    return _render(request, "camera.html", p, "camera", camera, camera=camera, can_export=p.can(Perm.EXPORT),
+                   has_audio=c.config.cameras[camera].record.audio and p.can(Perm.LIVE))
 
 
 @router.get("/events", response_class=HTMLResponse)

@@ -5,7 +5,12 @@ The first message is text (JSON): either how to play the stream (``codec``, ``wi
 cannot be played this way (``fallback``: an H.265 camera, a camera with privacy masks for a role that may not see
 past them — masks are burned in only on the MJPEG picture —, a disconnected camera). Then binary messages: the
 init segment, the fragments of the current GOP, and a fragment per frame as they come. A viewer that cannot keep
-up skips to the next keyframe; the socket closes with 1012 when the camera reconnects (a new stream)."""
+up skips to the next keyframe; the socket closes with 1012 when the camera reconnects (a new stream).
+
+Sound only on request (``audio=true``) and only from cameras whose ``record.audio`` is on: the JSON then names its
+codec (``audio``) and the seconds to add to its times (``audio_offset``, the SourceBuffer's ``timestampOffset``),
+and every binary message starts with a byte saying its track (0 the pictures, 1 the sound; each track is its own
+fMP4 stream for its own SourceBuffer). The audit record says whether the viewer took the sound."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from clearwatch.api.security import ctx, privacy_masks, unmasked, ws_principal
 from clearwatch.governance import Perm
+from clearwatch.recording.live_mp4 import AUDIO, VIDEO
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 SEND_TIMEOUT = 10.0  # a viewer whose socket takes no data for this long is let go
@@ -25,7 +31,8 @@ RESTART = 1012  # "service restart": the stream changed; open it again
 
 
 @router.websocket("/cameras/{camera}/live.ws")
-async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", "auto"] = Query("main")) -> None:
+async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", "auto"] = Query("main"),
+                     audio: bool = Query(False)) -> None:
     """``auto`` (the grid): the sub-stream where the camera has one, else the main stream."""
     c = ctx(ws)
     p = ws_principal(c, ws)
@@ -52,7 +59,7 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
     def wake() -> None:  # on the camera thread
         loop.call_soon_threadsafe(fresh.set)
 
-    joined = feed.join(wake) if feed is not None and not why else None
+    joined = feed.join(wake, audio) if feed is not None and not why else None
     if joined is None:
         await ws.send_json({"fallback": why or (feed.unplayable if feed is not None else "") or "not playable"})
         await ws.close()
@@ -60,24 +67,34 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
     opening, viewer = joined
     assert feed is not None
     started = time.monotonic()
-    c.audit.append(p.actor, "footage.live", camera, {"stream": stream, "video": opening.codec})
+    sound = opening.audio_codec is not None
+    detail = {"stream": stream, "video": opening.codec}
+    c.audit.append(p.actor, "footage.live", camera, {**detail, "audio": opening.audio_codec} if sound else detail)
     if masks:
         c.audit.append(p.actor, "footage.unmask", camera, {"live": True})
     closed = asyncio.ensure_future(_until_closed(ws))
     try:
-        await ws.send_json({"codec": opening.codec, "width": opening.width, "height": opening.height,
-                            "stream": stream})
-        await ws.send_bytes(opening.init)
-        for fragment in opening.gop:
-            await ws.send_bytes(fragment)
+        info: dict[str, object] = {"codec": opening.codec, "width": opening.width, "height": opening.height,
+                                   "stream": stream}
+        if audio:
+            info["audio"] = opening.audio_codec  # null: the camera's sound is not served
+            if sound:
+                info["audio_offset"] = opening.audio_offset
+        await ws.send_json(info)
+        if sound:
+            await ws.send_bytes(bytes([VIDEO]) + opening.init)
+            await ws.send_bytes(bytes([AUDIO]) + opening.audio_init)
+        else:
+            await ws.send_bytes(opening.init)
+        for message in _messages(opening.gop, sound):
+            await ws.send_bytes(message)
         while not closed.done():
             waiting = asyncio.ensure_future(fresh.wait())
             await asyncio.wait({waiting, closed}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
             waiting.cancel()
             fresh.clear()
-            ready = viewer.take()
-            if ready:  # what piled up while the last send went out, as one message (MSE takes any run of boxes)
-                await asyncio.wait_for(ws.send_bytes(b"".join(ready)), SEND_TIMEOUT)
+            for message in _messages(viewer.take(), sound):
+                await asyncio.wait_for(ws.send_bytes(message), SEND_TIMEOUT)
             if viewer.ended is not None:
                 if viewer.ended != "left":
                     await ws.close(code=RESTART, reason=viewer.ended[:120])
@@ -91,7 +108,19 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
             await ws.close()
         c.audit.append(p.actor, "footage.live_end", camera,
                        {"stream": stream, "seconds": round(time.monotonic() - started, 1),
-                        "skipped_frames": viewer.dropped})
+                        "skipped_frames": viewer.dropped, **({"audio": True} if sound else {})})
+
+
+def _messages(fragments: list[tuple[int, bytes]], sound: bool) -> list[bytes]:
+    """What piled up while the last send went out, as one message per track (MSE takes any run of boxes)."""
+    if not sound:
+        return [b"".join(f for _, f in fragments)] if fragments else []
+    out = []
+    for track in (VIDEO, AUDIO):
+        data = b"".join(f for t, f in fragments if t == track)
+        if data:
+            out.append(bytes([track]) + data)
+    return out
 
 
 async def _until_closed(ws: WebSocket) -> None:

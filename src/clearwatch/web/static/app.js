@@ -39,57 +39,81 @@ async function livePage() {
 }
 
 // live video at the camera's own quality: its packets as fMP4 over a WebSocket into Media Source Extensions;
-// the MJPEG picture (analytics size, masks burned in) when the browser or the stream cannot do that, saying why
-function liveVideo(video, img, note, cam, stream = "main") {
-  let ws = null, sb = null, queue = [], done = false;
+// the MJPEG picture (analytics size, masks burned in) when the browser or the stream cannot do that, saying why.
+// With sound (asked for, and served only where the camera's sound is recorded) each binary message starts with
+// its track's byte (0 pictures, 1 sound) and each track has its own SourceBuffer. Returns a function that stops it.
+function liveVideo(video, img, note, cam, stream = "main", sound = false) {
+  let ws = null, sb = null, asb = null, queue = [], aqueue = [], done = false;
   const mjpeg = `/api/cameras/${encodeURIComponent(cam)}/live.mjpeg`;
   function fallback(why) {
     done = true; video.hidden = true; img.hidden = false;
     if (!img.getAttribute("src")) img.src = mjpeg;
     note.textContent = `MJPEG fallback: ${why}`; note.dataset.mode = "mjpeg";
   }
-  if (!window.MediaSource) { fallback("this browser has no Media Source Extensions"); return; }
-  function pump() {
-    if (!sb || sb.updating || !queue.length) return;
-    const total = queue.reduce((n, b) => n + b.byteLength, 0), buf = new Uint8Array(total);
+  if (!window.MediaSource) { fallback("this browser has no Media Source Extensions"); return () => {}; }
+  function append(buffer, parts) {
+    if (!buffer || buffer.updating || !parts.length) return;
+    const total = parts.reduce((n, b) => n + b.byteLength, 0), buf = new Uint8Array(total);
     let at = 0;
-    for (const b of queue) { buf.set(new Uint8Array(b), at); at += b.byteLength; }
-    queue = [];
-    try { sb.appendBuffer(buf); } catch (e) { ws && ws.close(); }
+    for (const b of parts) { buf.set(b, at); at += b.byteLength; }
+    parts.length = 0;
+    try { buffer.appendBuffer(buf); } catch (e) { ws && ws.close(); }
   }
+  function pump() { append(sb, queue); append(asb, aqueue); }
   function keepLive() {
     const r = sb.buffered;
     if (!r.length) return;
     const start = r.start(r.length - 1), end = r.end(r.length - 1);
     // at the live edge: never let a delay build up, and jump over a gap left by skipped frames
     if (video.currentTime < start || end - video.currentTime > 0.8) video.currentTime = Math.max(start, end - 0.1);
-    if (!sb.updating && video.currentTime - r.start(0) > 30) sb.remove(r.start(0), video.currentTime - 10);
+    for (const b of [sb, asb]) {
+      if (b && !b.updating && b.buffered.length && video.currentTime - b.buffered.start(0) > 30) b.remove(b.buffered.start(0), video.currentTime - 10);
+    }
     if (video.paused) video.play().catch(() => {});
   }
   function open() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(`${proto}//${location.host}/api/cameras/${encodeURIComponent(cam)}/live.ws?stream=${stream}`);
+    ws = new WebSocket(`${proto}//${location.host}/api/cameras/${encodeURIComponent(cam)}/live.ws?stream=${stream}${sound ? "&audio=true" : ""}`);
     ws.binaryType = "arraybuffer";
+    let tracks = false, hear = false;  // whether messages carry a track byte; whether the sound is played
     ws.onmessage = (m) => {
-      if (typeof m.data !== "string") { queue.push(m.data); pump(); return; }
+      if (typeof m.data !== "string") {
+        const data = new Uint8Array(m.data);
+        if (!tracks) queue.push(data);
+        else if (data[0] === 0) queue.push(data.subarray(1));
+        else if (hear) aqueue.push(data.subarray(1));  // a sound this browser cannot play is dropped
+        pump();
+        return;
+      }
       const info = JSON.parse(m.data);
       if (info.fallback) { fallback(info.fallback); ws.close(); return; }
       const type = `video/mp4; codecs="${info.codec}"`;
       if (!MediaSource.isTypeSupported(type)) { fallback(`this browser cannot play ${info.codec}`); ws.close(); return; }
+      tracks = !!info.audio;
+      const atype = tracks ? `audio/mp4; codecs="${info.audio}"` : null;
+      hear = tracks && MediaSource.isTypeSupported(atype);
       const ms = new MediaSource();
       video.src = URL.createObjectURL(ms);
       ms.addEventListener("sourceopen", () => {
         sb = ms.addSourceBuffer(type);
         sb.addEventListener("updateend", () => { keepLive(); pump(); });
+        if (hear) {
+          asb = ms.addSourceBuffer(atype);
+          asb.timestampOffset = info.audio_offset;  // puts the sound on the pictures' clock
+          asb.addEventListener("updateend", pump);
+        }
         pump();
       }, { once: true });
       img.hidden = true; img.removeAttribute("src"); video.hidden = false;
-      note.textContent = `the camera's own ${info.stream} stream: ${info.width}×${info.height}, not re-encoded`;
+      const heard = !sound ? "" : hear ? `, with sound (${info.audio})` : tracks ? `, without sound (this browser cannot play ${info.audio})` : ", without sound (none recorded from this camera)";
+      note.textContent = `the camera's own ${info.stream} stream: ${info.width}×${info.height}, not re-encoded${heard}`;
       note.dataset.mode = "mse";
+      note.dataset.sound = hear ? info.audio : "";
     };
-    ws.onclose = () => { sb = null; queue = []; if (!done) setTimeout(open, 1000); };
+    ws.onclose = () => { sb = asb = null; queue = []; aqueue = []; if (!done) setTimeout(open, 1000); };
   }
   open();
+  return () => { done = true; if (ws) ws.close(); };
 }
 
 // camera page: live, and playback as one timeline across the recorded segments (no re-encoding: each segment
@@ -98,8 +122,19 @@ const PREROLL = 2000;  // ms of footage shown before an event picked on the time
 const localInput = (t) => new Date(t - new Date(t).getTimezoneOffset() * 60e3).toISOString().slice(0, 19);
 
 async function cameraPage() {
-  const lv = $("#live-video");
-  if (lv) liveVideo(lv, $("#live-mjpeg"), $("#live-mode"), lv.dataset.camera);
+  const lv = $("#live-video"), hear = $("#live-sound");
+  if (lv) {
+    let stop = liveVideo(lv, $("#live-mjpeg"), $("#live-mode"), lv.dataset.camera);
+    // sound on request only: the stream is opened again with it (the audit trail says who listened), muted again without
+    if (hear) hear.addEventListener("click", () => {
+      const on = hear.getAttribute("aria-pressed") !== "true";
+      stop();
+      lv.muted = !on;
+      hear.setAttribute("aria-pressed", String(on));
+      hear.textContent = on ? "Sound off" : "Sound on";
+      stop = liveVideo(lv, $("#live-mjpeg"), $("#live-mode"), lv.dataset.camera, "main", on);
+    });
+  }
   const box = $("#timeline"), cam = box.dataset.camera, v = $("#player"), playing = $("#playing"), gapNote = $("#gap-note");
   const end = Date.now();
   const tl = await api(`/api/cameras/${cam}/timeline?start=${new Date(end - 24 * 3600e3).toISOString()}&end=${new Date(end).toISOString()}`);
