@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -113,6 +114,17 @@ class WebServer:
             deadline.wait(0.05)
         if not self.server.started:
             raise OSError(f"the web console could not listen on {self.host}:{self.port} (port in use?)")
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One request for a path no route has: FastAPI builds its route table (every route's dependencies and
+        models, ~0.3 s) at the first request, which would otherwise be the first user's, or the first live viewer's."""
+        import urllib.request
+
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        # a 404 (an HTTPError, an OSError) is the answer; any other failure only means the first request pays
+        with contextlib.suppress(OSError, ValueError):
+            urllib.request.urlopen(f"http://{host}:{self.bound_port}/api/.warm-up", timeout=5).close()
 
     @property
     def bound_port(self) -> int | None:

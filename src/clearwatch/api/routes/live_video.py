@@ -72,7 +72,7 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
     c.audit.append(p.actor, "footage.live", camera, {**detail, "audio": opening.audio_codec} if sound else detail)
     if masks:
         c.audit.append(p.actor, "footage.unmask", camera, {"live": True})
-    closed = asyncio.ensure_future(_until_closed(ws))
+    closed = asyncio.ensure_future(_until_closed(ws, fresh))
     try:
         info: dict[str, object] = {"codec": opening.codec, "width": opening.width, "height": opening.height,
                                    "stream": stream}
@@ -88,13 +88,15 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
             await ws.send_bytes(opening.init)
         for message in _messages(opening.gop, sound):
             await ws.send_bytes(message)
+        # per frame: no task, no future — only the event the camera thread sets (a viewer costs the frames it is sent)
         while not closed.done():
-            waiting = asyncio.ensure_future(fresh.wait())
-            await asyncio.wait({waiting, closed}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
+            await fresh.wait()
             fresh.clear()
-            for message in _messages(viewer.take(), sound):
-                await asyncio.wait_for(ws.send_bytes(message), SEND_TIMEOUT)
+            ready = viewer.take()
+            if ready:
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    for message in _messages(ready, sound):
+                        await ws.send_bytes(message)
             if viewer.ended is not None:
                 if viewer.ended != "left":
                     await ws.close(code=RESTART, reason=viewer.ended[:120])
@@ -123,8 +125,12 @@ def _messages(fragments: list[tuple[int, bytes]], sound: bool) -> list[bytes]:
     return out
 
 
-async def _until_closed(ws: WebSocket) -> None:
-    """Read (and ignore) what the browser sends until it closes: that is how a closed socket is noticed."""
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        while (await ws.receive())["type"] != "websocket.disconnect":
-            pass
+async def _until_closed(ws: WebSocket, fresh: asyncio.Event) -> None:
+    """Read (and ignore) what the browser sends until it closes: that is how a closed socket is noticed (and the
+    sender woken to see it)."""
+    try:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while (await ws.receive())["type"] != "websocket.disconnect":
+                pass
+    finally:
+        fresh.set()
