@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,18 @@ def test_sound_is_recorded_in_sync_and_exported(site: Site, tmp_path: Path) -> N
         assert times[-1] > result.duration - 0.5
         with av.open(str(out)) as c:  # the pictures are still the camera's own, not re-encoded
             assert c.streams.video[0].codec_context.name == "h264"
+    # through the API: the export's audit record says it carries sound
+    segs = _complete(site, "talk")
+    req = urllib.request.Request(
+        f"http://{site.url}/api/cameras/talk/export", method="POST",
+        data=json.dumps({"start": segs[0].start.isoformat(), "end": segs[-1].end.isoformat(),
+                         "justification": "incident 42: what was said at the gate"}).encode(),
+        headers={"Authorization": f"Bearer {site.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        (tmp_path / "api.mp4").write_bytes(r.read())
+    assert sound_of(tmp_path / "api.mp4")[0] == "aac"
+    [record] = [r for r in AuditLog(site.svc.db).list(50, actor="sam") if r.action == "footage.export"]
+    assert json.loads(record.detail)["sound"] is True
     # a masked (re-encoded to hide people) copy carries no sound: the voices would give them away
     masked = redact_video(tmp_path / "talk.mp4", tmp_path / "talk-masked.mp4", set(), [[(0, 0), (0.5, 0), (0.5, 0.5)]])
     assert masked.frames > 0 and sound_of(tmp_path / "talk-masked.mp4")[0] is None

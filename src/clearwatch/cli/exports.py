@@ -99,6 +99,7 @@ def _export(camera: str, start: str, end: str, out: Path, why: str, config: Path
                 redact_video(target, out, set(redact), keep=keep, registry=registry)
             finally:
                 target.unlink(missing_ok=True)
+    sound = result.audio_packets > 0 and not redact  # a redacted copy is re-encoded without it
     signed = write_manifest(out, signer, camera=camera, start=result.start, end=result.end,
                             exported_by=actor.name, why=why, site=cfg.site.name, redactions=redact,
                             extra={"kept_visible": sorted(keep)} if keep else None)
@@ -108,14 +109,15 @@ def _export(camera: str, start: str, end: str, out: Path, why: str, config: Path
     AuditLog(db).append(actor, "footage.export", camera, {
         "start": result.start.isoformat(), "end": result.end.isoformat(), "bytes": out.stat().st_size,
         "path": str(out), "sha256": signed["sha256"], "key_id": signer.key_id, "redactions": redact,
-        "approval": approval}, justification=why)
+        "approval": approval, "sound": sound}, justification=why)
     if json:
         print_json({"path": out, "manifest": manifest_path(out), "sha256": signed["sha256"],
                     "start": result.start, "end": result.end, "segments": result.segments,
-                    "packets": result.packets, "bytes": result.bytes, "gap_seconds": result.gaps})
+                    "packets": result.packets, "bytes": result.bytes, "gap_seconds": result.gaps, "sound": sound})
         return
     console.print(f"[green]exported[/green] {out}: {fmt_time(result.start)} → {fmt_time(result.end)} "
-                  f"({result.duration:.1f} s from {result.segments} segment(s), {format_size(result.bytes)})"
+                  f"({result.duration:.1f} s from {result.segments} segment(s), {format_size(result.bytes)}"
+                  + (", with sound)" if sound else ")")
                   + (f", [yellow]{result.gaps:.1f} s of gaps[/yellow]" if result.gaps else ""))
     console.print(f"  signed manifest: {manifest_path(out)} (key {signer.key_id})"
                   + (f"; redacted: {', '.join(redact)}" if redact else ""))

@@ -279,7 +279,8 @@ def export(camera: str, body: ExportRequest, request: Request,
         c.audit.append(p.actor, "footage.export", camera, {
             "start": start.isoformat(), "end": end.isoformat(), "bytes": out.stat().st_size,
             "sha256": manifest["sha256"], "export": f"{folder.name}/{out.name}", "redactions": redactions,
-            "approval": body.approval}, justification=body.justification)
+            "approval": body.approval, "sound": result.audio_packets > 0 and raw == out},
+            justification=body.justification)
         return manifest
 
     if raw == out:  # a copy without re-encoding: as quick as the disk
