@@ -20,6 +20,7 @@ from clearwatch.sources.health import CameraHealth
 from clearwatch.sources.packets import StreamPacket
 
 RATE = 8000
+WALL = 1_700_000_000.0  # when the made-up camera's first frame was taken
 
 
 @pytest.mark.parametrize(("codec", "extradata", "expected"), [
@@ -105,43 +106,63 @@ class _Index:
         self.ops.append(op)
 
 
-def test_a_segment_gets_the_sound_that_arrived_just_before_its_first_keyframe(tmp_path: Path) -> None:
-    clip = write_clip(tmp_path / "v.mp4", [np.full((64, 64, 3), i * 8, np.uint8) for i in range(30)], fps=10,
+def _record(tmp: Path, settings: RecordConfig, trigger_at: float | None = None) -> list[Path]:
+    """Feed a recorder 3 s of pictures (10 fps, a keyframe a second) and 3.8 s of AAC that runs 0.2 s ahead of
+    them, as cameras send it; with ``trigger_at``, an event at that second. Returns the segments written."""
+    clip = write_clip(tmp / "v.mp4", [np.full((64, 64, 3), i * 8, np.uint8) for i in range(30)], fps=10,
                       gop_seconds=1)
-    track_src = av.open(str(clip))
-    video = track_src.streams.video[0]
-    track = AudioTrack("aac", 16000, "mono", Fraction(1, 16000), "mp4a.40.2")
     index: Any = _Index()
-    rec = Recorder("cam", RecordConfig(segment_seconds=2), tmp_path / "rec", index, CameraHealth("cam"))
-    rec.on_audio_connect(track)
-    rec.on_connect(video)
+    rec = Recorder("cam", settings, tmp / "rec", index, CameraHealth("cam"))
     enc: Any = av.CodecContext.create("aac", "w")
     enc.sample_rate, enc.layout, enc.format, enc.time_base = 16000, "mono", "fltp", Fraction(1, 16000)
-    frames_audio: list[StreamPacket] = []
-    silence = np.zeros((1, 1024), np.float32)
-    for i in range(60):  # 3.84 s of AAC packets
-        f = av.AudioFrame.from_ndarray(silence, format="fltp", layout="mono")
+    events: list[tuple[float, StreamPacket]] = []
+    for i in range(60):
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
         f.sample_rate, f.pts = 16000, i * 1024
         for p in enc.encode(f):
-            frames_audio.append(StreamPacket(p, int(p.pts or 0) + 1024, int(p.pts or 0) + 1024, 1024, True,
-                                             Fraction(1, 16000), 0.0, audio=True))
-    vtb = video.time_base or Fraction(1, 10)
-    vids = [p for p in track_src.demux(video) if p.size]
-    # the sound runs 0.2 s ahead of the pictures, as cameras send it
-    events: list[tuple[float, StreamPacket]] = []
-    for p in vids:
-        t = float(p.pts * vtb)
-        events.append((t, StreamPacket(p, int(p.pts), int(p.dts), int(p.duration or 0), p.is_keyframe, vtb, t)))
-    for sp in frames_audio:
-        t = float(sp.pts * sp.time_base)
-        sp.wall = t
-        events.append((t - 0.2, sp))
-    for _, sp in sorted(events, key=lambda e: e[0]):
-        (rec.on_audio if sp.audio else rec.on_packet)(sp)
-    rec.close()
-    track_src.close()
-    segments = sorted((tmp_path / "rec").rglob("*.mp4"))
+            pts = int(p.pts or 0) + 1024
+            t = pts / 16000
+            events.append((t - 0.2, StreamPacket(p, pts, pts, 1024, True, Fraction(1, 16000), WALL + t, audio=True)))
+    with av.open(str(clip)) as src:
+        video = src.streams.video[0]
+        vtb = video.time_base or Fraction(1, 10)
+        rec.on_audio_connect(AudioTrack("aac", 16000, "mono", Fraction(1, 16000), "mp4a.40.2"))
+        rec.on_connect(video)
+        for p in src.demux(video):
+            if p.size:
+                t = float(p.pts * vtb)
+                events.append((t, StreamPacket(p, int(p.pts), int(p.dts), int(p.duration or 0), p.is_keyframe, vtb,
+                                               WALL + t)))
+        triggered = False
+        for t, sp in sorted(events, key=lambda e: e[0]):
+            if trigger_at is not None and not triggered and t >= trigger_at:
+                rec.trigger(WALL + trigger_at)
+                triggered = True
+            (rec.on_audio if sp.audio else rec.on_packet)(sp)
+        rec.close()
+    return sorted((tmp / "rec").rglob("*.mp4"))
+
+
+def _sound_starts(segment: Path) -> list[Fraction]:
+    with av.open(str(segment)) as c:
+        return [p.pts * p.time_base for p in c.demux(c.streams.audio[0]) if p.size and p.pts is not None]
+
+
+def test_a_segment_gets_the_sound_that_arrived_just_before_its_first_keyframe(tmp_path: Path) -> None:
+    segments = _record(tmp_path, RecordConfig(segment_seconds=2))
     assert len(segments) >= 2
-    with av.open(str(segments[1])) as c:
-        firsts = [p.pts * p.time_base for p in c.demux(c.streams.audio[0]) if p.size][:2]
+    firsts = _sound_starts(segments[1])[:2]
     assert firsts[1] < Fraction(2, 10), f"the second segment's sound starts with it, not 0.2 s late: {firsts}"
+
+
+def test_a_triggered_segment_has_the_sound_of_its_pre_roll(tmp_path: Path) -> None:
+    segments = _record(tmp_path, RecordConfig(mode="events", pre_roll=1, post_roll=0.3), trigger_at=2.2)
+    assert len(segments) == 1
+    with av.open(str(segments[0])) as c:
+        first_frame = next(p for p in c.demux(c.streams.video[0]) if p.size)
+        assert first_frame.is_keyframe
+    starts = _sound_starts(segments[0])
+    # the pre-roll's GOP (from the keyframe at 1 s) and its sound from its start, none missing in between
+    assert starts[1] < Fraction(2, 10), starts[:3]
+    steps = {b - a for a, b in itertools.pairwise(starts[1:])}
+    assert steps == {Fraction(1024, 16000)}, f"no gaps or repeats in the sound: {sorted(steps)}"

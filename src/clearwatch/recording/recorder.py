@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import heapq
 import logging
 import shutil
 import time
@@ -155,14 +156,21 @@ class Recorder:
         while len(self._gops) >= 2 and self._gops[1][0].wall <= cutoff:
             self._gops.popleft()
         if active and time.monotonic() >= self._retry_at:
-            buffered = [p for gop in self._gops for p in gop]
-            self._gops.clear()
-            if buffered and self._open(buffered[0]):
-                for p in buffered:
-                    if self._writer is None:
-                        break
-                    self._write(p)
-                self._catch_up_audio()
+            self._flush_pre_roll()
+
+    def _flush_pre_roll(self) -> None:
+        """Open a segment with the kept GOPs, their sound (and what came ahead of them) merged in by time."""
+        video = [p for gop in self._gops for p in gop if not p.audio]
+        sound = {p.pts: p for gop in self._gops for p in gop if p.audio}
+        sound.update((p.pts, p) for p in self._recent_audio)
+        self._gops.clear()
+        if not video or not self._open(video[0]):
+            return
+        by_time = sorted(sound.values(), key=lambda p: p.pts)
+        for p in heapq.merge(video, by_time, key=lambda p: p.dts * p.time_base):
+            if self._writer is None:
+                break
+            self._write(p)
 
     def _open(self, first: StreamPacket) -> bool:
         if self._template is None:
