@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -11,6 +12,8 @@ import av
 
 from clearwatch.sources.audio import AudioTrack
 from clearwatch.sources.packets import Packet, StreamPacket, as_packet
+
+log = logging.getLogger(__name__)
 
 # Fragmented MP4 with a fragment per keyframe and at least every second: a file cut short by a
 # crash or power loss is still playable up to its last complete fragment.
@@ -62,14 +65,21 @@ class SegmentWriter:
             self._container.metadata["comment"] = START_TAG + start.isoformat(timespec="microseconds")
             self._stream = self._container.add_stream_from_template(template)
             self._stream.time_base = self.time_base
-            self._sound = None if audio is None else \
-                SoundPlacer(audio.add_to(self._container), first.dts * self.time_base / audio.time_base)
+            self._sound = self._add_sound(audio, first) if audio is not None else None
         except Exception:
             self._container.close()
             raise
         cc = template.codec_context
         self.codec, self.width, self.height = cc.name, cc.width, cc.height
         self.audio_packets = 0
+
+    def _add_sound(self, audio: AudioTrack, first: StreamPacket) -> SoundPlacer | None:
+        try:
+            stream = audio.add_to(self._container)
+        except Exception as exc:  # the pictures are recorded without it rather than not at all
+            log.warning("%s: recording without sound: %s cannot be put in MP4 (%s)", self.path.name, audio.codec, exc)
+            return None
+        return SoundPlacer(stream, first.dts * self.time_base / audio.time_base)
 
     def write(self, sp: StreamPacket) -> None:
         if sp.audio:

@@ -79,7 +79,8 @@ class G711ToAac:
         rate = stream.codec_context.sample_rate or 8000
         self.decoder = av.CodecContext.create(stream.codec_context.name, "r")
         self.decoder.sample_rate = rate  # type: ignore[attr-defined]
-        self.decoder.layout = "mono"  # type: ignore[attr-defined]
+        # as the camera sends it (the resampler makes it mono)
+        self.decoder.layout = stream.codec_context.layout.name or "mono"  # type: ignore[attr-defined]
         self.encoder = av.CodecContext.create("aac", "w")
         enc: Any = self.encoder
         enc.sample_rate, enc.layout, enc.format = rate, "mono", "fltp"
