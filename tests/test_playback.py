@@ -17,6 +17,7 @@ from clearwatch.events.model import Event
 from clearwatch.governance import AuditLog, Users
 from clearwatch.media import write_clip
 from clearwatch.service import Service
+from clearwatch.storage.alarms import AlarmStore, Raised
 from clearwatch.storage.events import EventStore
 from clearwatch.storage.models import AuditRecord
 from tests.support.helpers import make_config, wait_for
@@ -37,6 +38,7 @@ class Recorded:
     t0: datetime  # start of the first segment
     segments: list[tuple[datetime, datetime]]
     event_at: datetime
+    alarm_at: datetime
 
 
 def _segment(path: Path, seed: int) -> Path:
@@ -67,7 +69,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
     event_at = starts[2] + timedelta(seconds=2.5)
     EventStore(svc.db).save(Event("yard", "object", "person", event_at.timestamp(),
                                   end=event_at.timestamp() + 1, score=0.9, track_id=7).as_dict())
-    yield Recorded(svc, f"http://127.0.0.1:{svc.web_port}", password, t0, segments, event_at)
+    alarm_at = starts[0] + timedelta(seconds=3)
+    AlarmStore(svc.db).raise_(Raised("yard-intrusion", "object", "yard", 1, "Person in the yard", alarm_at), 60)
+    yield Recorded(svc, f"http://127.0.0.1:{svc.web_port}", password, t0, segments, event_at, alarm_at)
     svc.stop()
 
 
@@ -134,7 +138,7 @@ def test_an_event_on_the_timeline_plays_from_just_before_it(page: object, record
                                                           output_dir: Path) -> None:
     r = recorded
     page.click(".transport .speed[data-rate='1']")  # type: ignore[attr-defined]
-    page.click("#timeline .ev")  # type: ignore[attr-defined]
+    page.click("#timeline .ev:not(.alarm)")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
         "(t) => Math.abs(Date.parse(document.querySelector('#playing').dataset.time || 0) - t) < 1500",
         arg=(r.event_at.timestamp() - 2.0) * 1000, timeout=15_000)
@@ -142,6 +146,18 @@ def test_an_event_on_the_timeline_plays_from_just_before_it(page: object, record
     assert shown is not None and r.segments[2][0] <= shown <= r.event_at
     (output_dir / "screenshots").mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(output_dir / "screenshots" / "playback.png"))  # type: ignore[attr-defined]
+
+
+def test_an_alarm_is_marked_on_the_timeline_and_plays_from_just_before_it(page: object, recorded: Recorded) -> None:
+    r = recorded
+    mark = page.locator("#timeline .ev.alarm")  # type: ignore[attr-defined]
+    assert mark.count() == 1 and "Person in the yard" in (mark.get_attribute("title") or "")
+    mark.click()
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "(t) => Math.abs(Date.parse(document.querySelector('#playing').dataset.time || 0) - t) < 1500",
+        arg=(r.alarm_at.timestamp() - 2.0) * 1000, timeout=15_000)
+    shown = _shown(page)
+    assert shown is not None and r.segments[0][0] <= shown <= r.alarm_at
 
 
 def test_a_range_marked_on_the_timeline_is_exported_with_its_reason(page: object, recorded: Recorded) -> None:

@@ -95,6 +95,13 @@ class AlarmStore:
         with self.db.session() as s:
             return list(s.scalars(q))
 
+    def on_camera(self, camera: str, start: datetime, end: datetime, limit: int = 500) -> list[Alarm]:
+        """A camera's alarms that were open at some time in [start, end), oldest first (its playback timeline)."""
+        q = (select(Alarm).where(Alarm.camera == camera, Alarm.first_at < end, Alarm.last_at >= start)
+             .order_by(Alarm.first_at).limit(limit))
+        with self.db.session() as s:
+            return list(s.scalars(q))
+
     def acknowledge(self, alarm_id: str, by: str, note: str) -> Alarm:
         with self.db.session() as s:
             a = s.get(Alarm, alarm_id)

@@ -140,11 +140,21 @@ class EventMark(BaseModel):
     end: datetime | None
 
 
+class AlarmMark(BaseModel):
+    id: str
+    title: str
+    priority: int
+    state: str
+    start: datetime  # first sighting
+    end: datetime  # last sighting
+
+
 class Timeline(BaseModel):
     camera: str
     segments: list[SegmentOut]
     gaps: list[GapOut]
     events: list[EventMark]
+    alarms: list[AlarmMark] = Field(default_factory=list, description="Only for users who see the alarm desk.")
 
 
 def _range(start: datetime | None, end: datetime | None, default_hours: float = 24) -> tuple[datetime, datetime]:
@@ -162,7 +172,7 @@ def _range(start: datetime | None, end: datetime | None, default_hours: float = 
 @router.get("/cameras/{camera}/timeline", response_model=Timeline)
 def timeline(camera: str, request: Request, start: datetime | None = None, end: datetime | None = None,
              p: Principal = Depends(require(Perm.PLAYBACK))) -> Timeline:
-    """Recordings (and the gaps between them) and events of one camera in a time range (default: 24 h)."""
+    """Recordings (and the gaps between them), events and alarms of one camera in a time range (default: 24 h)."""
     c = ctx(request)
     camera_allowed(p, c, camera)
     start, end = _range(start, end)
@@ -174,6 +184,8 @@ def timeline(camera: str, request: Request, start: datetime | None = None, end: 
                   for s in segs],
         gaps=[GapOut(start=g.start, end=g.end, seconds=g.seconds) for g in find_gaps(segs)],
         events=[EventMark(id=e.id, kind=e.kind, label=e.label, start=e.start, end=e.end) for e in evs],
+        alarms=[AlarmMark(id=a.id, title=a.title, priority=a.priority, state=a.state, start=a.first_at, end=a.last_at)
+                for a in (c.alarms.store.on_camera(camera, start, end) if p.can(Perm.ALARMS) else [])],
     )
 
 

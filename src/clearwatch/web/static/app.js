@@ -139,7 +139,10 @@ async function cameraPage() {
   const end = Date.now();
   const tl = await api(`/api/cameras/${cam}/timeline?start=${new Date(end - 24 * 3600e3).toISOString()}&end=${new Date(end).toISOString()}`);
   const segs = tl.segments.map((s) => Object.assign({}, s, { t0: +new Date(s.start), t1: +new Date(s.end) })).sort((a, b) => a.t0 - b.t0);
-  const evs = tl.events.map((e) => Object.assign({}, e, { t0: +new Date(e.start) })).sort((a, b) => a.t0 - b.t0);
+  // events and alarms (an alarm's first sighting) are marks on the timeline alike
+  const evs = tl.events.map((e) => Object.assign({}, e, { t0: +new Date(e.start) }))
+    .concat((tl.alarms || []).map((a) => ({ id: a.id, kind: "alarm", label: a.title, start: a.start, t0: +new Date(a.start) })))
+    .sort((a, b) => a.t0 - b.t0);
   const first = segs.length ? segs[0].t0 : end;
   let view = [Math.min(first, end - 600e3), end];  // the day's recordings (at least the last 10 minutes)
   let cur = null, rate = 1, dragging = false;
@@ -159,7 +162,7 @@ async function cameraPage() {
     evs.forEach((e, i) => {
       if (e.t0 < view[0] || e.t0 > view[1]) return;
       const m = document.createElement("div");
-      m.className = "ev"; m.dataset.i = i; m.style.left = pos(e.t0) + "%"; m.title = `${e.label} ${fmt(e.start)}`;
+      m.className = e.kind === "alarm" ? "ev alarm" : "ev"; m.dataset.i = i; m.style.left = pos(e.t0) + "%"; m.title = `${e.label} ${fmt(e.start)}`;
       box.appendChild(m);
     });
     for (const [id, t] of [["#axis-start", view[0]], ["#axis-end", view[1]]]) {
