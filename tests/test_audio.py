@@ -92,6 +92,13 @@ def _complete(site: Site, camera: str) -> list[Segment]:
 
 def test_sound_is_recorded_in_sync_and_exported(site: Site, tmp_path: Path) -> None:
     root = site.svc.config.recordings_dir
+    # the camera's health says what of its sound is recorded, in the API as in the service
+    expected = {"talk": "aac 16000 Hz", "intercom": "pcm_mulaw 8000 Hz as AAC", "opus": "opus 48000 Hz",
+                "quiet": None, "private": None}
+    assert {h.camera: h.sound for h in site.svc.health()} == expected
+    req = urllib.request.Request(f"http://{site.url}/api/system", headers={"Authorization": f"Bearer {site.token}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert {c["camera"]: c["sound"] for c in json.loads(r.read())["cameras"]} == expected
     for camera, (_, _, recorded) in CAMERAS.items():
         for seg in _complete(site, camera)[:3]:
             codec, loud, times = sound_of(root / seg.path)

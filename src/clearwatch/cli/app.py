@@ -118,12 +118,13 @@ def cameras(config: Path | None = ConfigOption, data: Path | None = DataOption, 
     if not out:
         console.print("no cameras configured or reported (is `clearwatch run` going?)")
         return
-    table = Table("camera", "state", "recording", "fps in", "last frame", "reconnects", "last error")
+    table = Table("camera", "state", "recording", "sound", "fps in", "last frame", "reconnects", "last error")
     colours = {"streaming": "green", "stalled": "red", "reconnecting": "yellow", "connecting": "yellow",
                "offline": "dim"}
     for h in out:
         c = colours.get(h.state, "white")
-        table.add_row(h.camera, f"[{c}]{h.state}[/{c}]", h.recording, f"{h.fps_in:.1f}", fmt_time(h.last_frame_at),
+        table.add_row(h.camera, f"[{c}]{h.state}[/{c}]", h.recording, h.sound or "", f"{h.fps_in:.1f}",
+                      fmt_time(h.last_frame_at),
                       str(h.reconnects), h.last_error or "")
     console.print(table)
 

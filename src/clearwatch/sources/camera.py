@@ -190,6 +190,7 @@ class Camera(threading.Thread):
     def _audio(self, container: av.container.InputContainer, video: av.video.stream.VideoStream
                ) -> tuple[AudioTrack, AudioStamper] | None:
         """The camera's sound, when it is to be recorded and the camera sends some that can be."""
+        self.health.sound = None
         if not self.cfg.record.audio:
             return None
         stream = container.streams.audio[0] if container.streams.audio else None
@@ -199,8 +200,9 @@ class Camera(threading.Thread):
                 log.warning("%s: record.audio is on, but no sound is recorded: %s", self.camera, why)
                 self._said_no_audio = True
             return None
-        log.info("%s: recording sound: %s %d Hz%s", self.camera, stream.codec_context.name, track.sample_rate,
-                 " (converted to AAC)" if converter is not None else "")
+        self.health.sound = f"{stream.codec_context.name} {track.sample_rate} Hz" + (
+            " as AAC" if converter is not None else "")
+        log.info("%s: recording sound: %s", self.camera, self.health.sound)
         return track, AudioStamper(stream, converter, video.time_base or Fraction(1, 90000))
 
     def _pump(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,

@@ -42,6 +42,7 @@ class HealthSnapshot:
     reconnects: int = 0
     last_error: str | None = None
     last_error_at: datetime | None = None
+    sound: str | None = None  # the sound being recorded ("aac 16000 Hz"); None: none
     updated_at: datetime | None = None  # when the service last reported it (None: live, from this process)
 
     @classmethod
@@ -68,6 +69,7 @@ class CameraHealth:
     connected_since: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
+    sound: str | None = None
     _arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=256))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,4 +111,5 @@ class CameraHealth:
                 reconnects=self.reconnects,
                 last_error=self.last_error,
                 last_error_at=_utc(self.last_error_at),
+                sound=self.sound,
             )

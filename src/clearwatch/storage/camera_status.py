@@ -13,7 +13,7 @@ from clearwatch.storage.database import Database
 from clearwatch.storage.models import CameraStatus
 
 FIELDS = ("state", "recording", "fps_in", "last_frame_at", "connected_since", "reconnects", "last_error",
-          "last_error_at")
+          "last_error_at", "sound")
 
 
 class CameraStatusStore:

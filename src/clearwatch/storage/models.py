@@ -64,6 +64,7 @@ class CameraStatus(Base):
     reconnects: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sound: Mapped[str | None] = mapped_column(String(64), nullable=True)  # what of its sound is recorded
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

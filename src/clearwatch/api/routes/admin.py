@@ -196,6 +196,7 @@ class CameraHealthOut(BaseModel):
     fps_in: float
     reconnects: int
     last_error: str | None
+    sound: str | None = None
     stored_bytes: int
     segments: int
 
@@ -217,7 +218,8 @@ def system(request: Request, p: Principal = Depends(require(Perm.SYSTEM))) -> Sy
     for h in c.camera_health(p.cameras(c.cameras)):
         used = usage.get(h.camera, StorageUsage())
         cams.append(CameraHealthOut(camera=h.camera, state=h.state, recording=h.recording, fps_in=h.fps_in,
-                                    reconnects=h.reconnects, last_error=h.last_error, stored_bytes=used.bytes,
+                                    reconnects=h.reconnects, last_error=h.last_error, sound=h.sound,
+                                    stored_bytes=used.bytes,
                                     segments=used.segments))
     outbox = {f"{t}:{s}": n for (t, s), n in OutboxStore(c.db).counts().items()}
     return SystemOut(cameras=cams, retention_days=c.config.retention.days, max_size=c.config.storage.max_size,

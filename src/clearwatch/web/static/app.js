@@ -587,7 +587,7 @@ const TABLES = {
   system: async () => {
     const r = await api("/api/system");
     const mb = (b) => (b / 1e6).toFixed(1) + " MB";
-    return table(r.cameras, [["camera", (c) => esc(c.camera)], ["state", (c) => `<span class="state-${esc(c.state)}">${esc(c.state)}</span>`], ["recording", (c) => esc(c.recording)], ["fps", (c) => c.fps_in.toFixed(1)], ["reconnects", (c) => c.reconnects], ["stored", (c) => mb(c.stored_bytes)], ["segments", (c) => c.segments], ["last error", (c) => esc(c.last_error)]]) +
+    return table(r.cameras, [["camera", (c) => esc(c.camera)], ["state", (c) => `<span class="state-${esc(c.state)}">${esc(c.state)}</span>`], ["recording", (c) => esc(c.recording)], ["sound", (c) => esc(c.sound || "")], ["fps", (c) => c.fps_in.toFixed(1)], ["reconnects", (c) => c.reconnects], ["stored", (c) => mb(c.stored_bytes)], ["segments", (c) => c.segments], ["last error", (c) => esc(c.last_error)]]) +
       `<p class="muted">retention ${r.retention_days} days · quota ${r.max_size ? mb(r.max_size) : "none"} · keep free ${mb(r.min_free)} · registry ${r.registry ? "on" : "off"} · outbox ${esc(JSON.stringify(r.outbox))}</p>`;
   },
   audit: async () => {
