@@ -55,6 +55,13 @@ def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float32)
 
 
+def _step(tr: Track, t: float, w: int, h: int) -> None:
+    """Add the track's centre to its path (a fraction of the picture), at most every PATH_STEP seconds."""
+    if not tr.path or t - tr.path[-1][0] >= PATH_STEP:
+        c = _centre(tr.box)
+        tr.path.append((t, round(float(c[0]) / w, 4), round(float(c[1]) / h, 4)))
+
+
 @dataclass
 class Carried:
     """Tracks that can go a frame without the detector (``ObjectTracker.predicted``)."""
@@ -109,9 +116,7 @@ class ObjectTracker:
         w, h = frame.size
         for tr, box in zip(carried.tracks, carried.boxes, strict=True):
             tr.box, tr.last = box, t
-            if not tr.path or t - tr.path[-1][0] >= PATH_STEP:
-                c = _centre(box)
-                tr.path.append((t, round(float(c[0]) / w, 4), round(float(c[1]) / h, 4)))
+            _step(tr, t, w, h)
         self._last_t = t
         return list(carried.tracks), self._ended(t)
 
@@ -136,9 +141,7 @@ class ObjectTracker:
             tr.sighted = (tr.last, tr.box)
             tr.box = box.astype(np.float32)
             tr.last = t
-            if not tr.path or t - tr.path[-1][0] >= PATH_STEP:
-                c = _centre(tr.box)
-                tr.path.append((t, round(float(c[0]) / w, 4), round(float(c[1]) / h, 4)))
+            _step(tr, t, w, h)
             seen.append(tr)
             tr.hits += 1
             label = self.labels[int(cls)]
