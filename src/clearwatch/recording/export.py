@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 
 from clearwatch.errors import ClearwatchError, NoFootageError
+from clearwatch.recording.writer import SoundPlacer
 from clearwatch.sources.packets import Packet
 from clearwatch.storage import HoldStore, Segment, SegmentIndex
 
@@ -90,21 +91,17 @@ class _Sound:
     """The audio track of an export: packets from each segment placed by wall-clock time like the video's."""
 
     def __init__(self, output: av.container.OutputContainer, template: av.audio.stream.AudioStream):
-        self.stream = output.add_stream_from_template(template)
+        stream = output.add_stream_from_template(template)
         self.time_base: Fraction = template.time_base or Fraction(1, template.codec_context.sample_rate or 8000)
-        self.stream.time_base = self.time_base
-        self.last = -1
+        stream.time_base = self.time_base
+        self.placer = SoundPlacer(stream)  # from the export's first frame
         self.packets = 0
 
     def mux(self, output: av.container.OutputContainer, pkt: Packet, wall: datetime, t0: datetime) -> None:
         pts = round((wall - t0).total_seconds() / self.time_base)
-        if pts <= self.last:
-            return  # overlapping segments: keep the earlier sound
-        pkt.stream, pkt.time_base = self.stream, self.time_base
-        pkt.pts = pkt.dts = pts
-        output.mux(pkt)
-        self.last = pts
-        self.packets += 1
+        if self.placer.takes(pts):  # not: overlapping segments, whose earlier sound is kept
+            output.mux(self.placer.put(pkt, pts, self.time_base))
+            self.packets += 1
 
 
 def _join(root: Path, segments: list[Segment], start: datetime, end: datetime, tmp: Path,

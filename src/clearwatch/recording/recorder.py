@@ -129,10 +129,7 @@ class Recorder:
                 return
             if not sp.keyframe:
                 return
-            if not self._open(sp):
-                return
-            self._write(sp)
-            self._catch_up_audio()
+            self._start([sp], list(self._recent_audio))
             return
         self._write(sp)
 
@@ -156,18 +153,20 @@ class Recorder:
         while len(self._gops) >= 2 and self._gops[1][0].wall <= cutoff:
             self._gops.popleft()
         if active and time.monotonic() >= self._retry_at:
-            self._flush_pre_roll()
+            # the kept GOPs, with their sound and the sound that came ahead of them
+            video = [p for gop in self._gops for p in gop if not p.audio]
+            sound = {p.pts: p for gop in self._gops for p in gop if p.audio}
+            sound.update((p.pts, p) for p in self._recent_audio)
+            self._gops.clear()
+            self._start(video, sorted(sound.values(), key=lambda p: p.pts))
 
-    def _flush_pre_roll(self) -> None:
-        """Open a segment with the kept GOPs, their sound (and what came ahead of them) merged in by time."""
-        video = [p for gop in self._gops for p in gop if not p.audio]
-        sound = {p.pts: p for gop in self._gops for p in gop if p.audio}
-        sound.update((p.pts, p) for p in self._recent_audio)
-        self._gops.clear()
+    def _start(self, video: list[StreamPacket], sound: list[StreamPacket]) -> None:
+        """Open a segment at ``video[0]`` (a keyframe) and write ``video`` with ``sound`` (in time order) merged in
+        by time: cameras send sound a little ahead of the pictures, so some that came before the keyframe belongs
+        after it (the writer keeps what falls inside the segment, once)."""
         if not video or not self._open(video[0]):
             return
-        by_time = sorted(sound.values(), key=lambda p: p.pts)
-        for p in heapq.merge(video, by_time, key=lambda p: p.dts * p.time_base):
+        for p in heapq.merge(video, sound, key=lambda p: p.dts * p.time_base):
             if self._writer is None:
                 break
             self._write(p)
@@ -185,14 +184,6 @@ class Recorder:
         self.index.submit(SegmentOpened(self.camera, first.wall, relative(self.root, path), w.codec, w.width, w.height))
         self.health.recording = "recording"
         return True
-
-    def _catch_up_audio(self) -> None:
-        """Sound that arrived before the new segment's first keyframe but is timed after it (the writer keeps what
-        falls inside the segment and is new to it)."""
-        for sp in list(self._recent_audio):
-            if self._writer is None:
-                break
-            self._write(sp)
 
     def _write(self, sp: StreamPacket) -> None:
         w = self._writer

@@ -31,19 +31,27 @@ class SoundPlacer:
     """Puts a camera's sound packets on a muxer's clock, which starts at ``origin`` (the first frame's time on the
     sound's clock): none from before it, none twice (MP4 needs each track's times rising)."""
 
-    def __init__(self, stream: av.audio.stream.AudioStream, origin: Fraction):
+    def __init__(self, stream: av.audio.stream.AudioStream, origin: Fraction = Fraction(0)):
         self.stream, self.origin = stream, origin
-        self.last = -1
+        self.last = -1  # so nothing from before the origin is taken either
 
     def place(self, sp: StreamPacket) -> Packet | None:
+        """A camera's packet (its ``pts`` on the sound's clock), or None when it is not to be muxed."""
         pts = round(sp.pts - self.origin)
-        if pts < 0 or pts <= self.last:
+        if not self.takes(pts):
             return None
-        self.last = pts
         pkt = as_packet(sp.data)
-        pkt.time_base = sp.time_base
-        pkt.pts = pkt.dts = pts
         pkt.duration = sp.duration
+        return self.put(pkt, pts, sp.time_base)
+
+    def takes(self, pts: int) -> bool:
+        return pts > self.last
+
+    def put(self, pkt: Packet, pts: int, time_base: Fraction) -> Packet:
+        """``pkt`` at ``pts`` (from the origin, ``takes(pts)`` true) on this stream."""
+        self.last = pts
+        pkt.time_base = time_base
+        pkt.pts = pkt.dts = pts
         pkt.stream = self.stream
         return pkt
 
