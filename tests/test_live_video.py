@@ -192,6 +192,8 @@ def test_live_video_at_the_cameras_resolution_shared_by_many_viewers(live: Live,
         assert live.svc.context is not None
         feed = live.svc.context.live.feed("gate")
         assert feed is not None and wait_for(lambda: feed.viewers == 11, 5) is not None
+        # after the opening the camera thread writes each viewer's frames to its socket (not the event loop)
+        assert {type(v).__name__ for v in feed.watching()} == {"SocketViewer"}
         hello = [json.loads(r.recv(timeout=10)) for r in readers]
         assert all(h["codec"].startswith("avc1.") and (h["width"], h["height"]) == (1920, 1080) for h in hello)
         got: list[list[bytes]] = [[] for _ in readers]

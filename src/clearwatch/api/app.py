@@ -100,7 +100,10 @@ class WebServer:
                                      lifespan="off", timeout_graceful_shutdown=3,
                                      # live video is compressed already: deflating it per message cost more CPU
                                      # than everything else a viewer needs
-                                     ws_per_message_deflate=False)
+                                     ws_per_message_deflate=False,
+                                     # a ping written by the event loop could land inside a live frame the camera
+                                     # thread is writing (live_socket); dead viewers are found by their sockets
+                                     ws_ping_interval=None)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
         self.host, self.port = host, port

@@ -79,17 +79,22 @@ class Viewer:
         if track == AUDIO and not self.audio:
             return
         with self.lock:
-            if self.skipping and (track == AUDIO or not keyframe):
-                self.dropped += track == VIDEO
-                return
-            if self.queued + len(fragment) > self.max_behind:
-                self.queue.clear()
-                self.queued, self.skipping = 0, True
-                self.dropped += 1
-                return
-            self.skipping = False
-            self.queue.append((track, fragment))
-            self.queued += len(fragment)
+            self._queue(fragment, keyframe, track)
+
+    def _queue(self, fragment: bytes, keyframe: bool, track: int) -> None:
+        """Queue the fragment, or skip it: falling behind by more than ``max_behind`` bytes drops what is queued
+        and what comes until the next keyframe (held: ``lock``)."""
+        if self.skipping and (track == AUDIO or not keyframe):
+            self.dropped += track == VIDEO
+            return
+        if self.queued + len(fragment) > self.max_behind:
+            self.queue.clear()
+            self.queued, self.skipping = 0, True
+            self.dropped += 1
+            return
+        self.skipping = False
+        self.queue.append((track, fragment))
+        self.queued += len(fragment)
 
     def wake(self) -> None:
         try:
@@ -299,15 +304,16 @@ class LiveMp4:
 
     # viewers (any thread) ----------------------------------------------------------------------------
 
-    def join(self, notify: Callable[[], None], audio: bool = False) -> tuple[Opening, Viewer] | None:
-        """Start watching: the opening and the viewer's queue, or None while the stream cannot be played. With
-        ``audio``, the sound too when the camera's is served (the opening says so)."""
+    def join(self, notify: Callable[[], None], audio: bool = False,
+             kind: type[Viewer] = Viewer) -> tuple[Opening, Viewer] | None:
+        """Start watching: the opening and the viewer's queue (a ``kind``), or None while the stream cannot be
+        played. With ``audio``, the sound too when the camera's is served (the opening says so)."""
         with self._lock:
             if self._init is None or self._codec is None:
                 return None
             sound = audio and self._aout is not None and self._track is not None and self._audio_zero is not None
             # without the GOP from its keyframe, a viewer starts at the next keyframe
-            v = Viewer(notify, self.max_behind, audio=sound, skipping=not self._gop)
+            v = kind(notify, self.max_behind, audio=sound, skipping=not self._gop)
             self._viewers.append(v)
             gop = [f for f in self._gop if sound or f[0] == VIDEO]
             if not sound:
@@ -328,3 +334,7 @@ class LiveMp4:
     def viewers(self) -> int:
         with self._lock:
             return len(self._viewers)
+
+    def watching(self) -> list[Viewer]:
+        with self._lock:
+            return list(self._viewers)

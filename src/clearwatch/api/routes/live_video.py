@@ -10,7 +10,10 @@ up skips to the next keyframe; the socket closes with 1012 when the camera recon
 Sound only on request (``audio=true``) and only from cameras whose ``record.audio`` is on: the JSON then names its
 codec (``audio``) and the seconds to add to its times (``audio_offset``, the SourceBuffer's ``timestampOffset``),
 and every binary message starts with a byte saying its track (0 the pictures, 1 the sound; each track is its own
-fMP4 stream for its own SourceBuffer). The audit record says whether the viewer took the sound."""
+fMP4 stream for its own SourceBuffer). The audit record says whether the viewer took the sound.
+
+After the opening, the camera's thread writes the frames to the viewer's socket itself where the web server allows
+it (``live_socket``); the messages are the same either way."""
 
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
+from clearwatch.api.live_socket import SocketViewer, direct_transport, drained, own_socket
 from clearwatch.api.security import ctx, privacy_masks, unmasked, ws_principal
 from clearwatch.governance import Perm
-from clearwatch.recording.live_mp4 import AUDIO, VIDEO
+from clearwatch.recording.live_mp4 import AUDIO, VIDEO, Viewer
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 SEND_TIMEOUT = 10.0  # a viewer whose socket takes no data for this long is let go
@@ -59,7 +63,9 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
     def wake() -> None:  # on the camera thread
         loop.call_soon_threadsafe(fresh.set)
 
-    joined = feed.join(wake, audio) if feed is not None and not why else None
+    transport = direct_transport(ws)
+    kind = SocketViewer if transport is not None else Viewer
+    joined = feed.join(wake, audio, kind) if feed is not None and not why else None
     if joined is None:
         await ws.send_json({"fallback": why or (feed.unplayable if feed is not None else "") or "not playable"})
         await ws.close()
@@ -88,29 +94,53 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
             await ws.send_bytes(opening.init)
         for message in _messages(opening.gop, sound):
             await ws.send_bytes(message)
-        # per frame: no task, no future — only the event the camera thread sets (a viewer costs the frames it is sent)
-        while not closed.done():
-            await fresh.wait()
-            fresh.clear()
-            ready = viewer.take()
-            if ready:
-                async with asyncio.timeout(SEND_TIMEOUT):
-                    for message in _messages(ready, sound):
-                        await ws.send_bytes(message)
-            if viewer.ended is not None:
-                if viewer.ended != "left":
-                    await ws.close(code=RESTART, reason=viewer.ended[:120])
-                break
+        if isinstance(viewer, SocketViewer) and transport is not None:
+            await drained(transport, SEND_TIMEOUT)
+            viewer.release(own_socket(transport))  # from here the camera thread writes the frames
+            while not closed.done() and viewer.ended is None:
+                await fresh.wait()
+                fresh.clear()
+        else:
+            await _send_as_woken(ws, viewer, closed, fresh, sound)
+        if viewer.ended not in (None, "left") and not closed.done():
+            assert viewer.ended is not None
+            if isinstance(viewer, SocketViewer) and viewer.close():
+                transport_abort(transport)  # cut off inside a message: no close frame can follow
+            else:
+                await ws.close(code=RESTART, reason=viewer.ended[:120])
     except (WebSocketDisconnect, TimeoutError, RuntimeError, OSError):
         pass  # gone, or too slow to take anything for SEND_TIMEOUT
     finally:
         closed.cancel()
         feed.leave(viewer)
+        if isinstance(viewer, SocketViewer) and viewer.close():
+            transport_abort(transport)
         with contextlib.suppress(Exception):
             await ws.close()
         c.audit.append(p.actor, "footage.live_end", camera,
                        {"stream": stream, "seconds": round(time.monotonic() - started, 1),
                         "skipped_frames": viewer.dropped, **({"audio": True} if sound else {})})
+
+
+async def _send_as_woken(ws: WebSocket, viewer: Viewer, closed: asyncio.Future[None], fresh: asyncio.Event,
+                         sound: bool) -> None:
+    """The ASGI path: per frame no task, no future — only the event the camera thread sets."""
+    while not closed.done():
+        await fresh.wait()
+        fresh.clear()
+        ready = viewer.take()
+        if ready:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                for message in _messages(ready, sound):
+                    await ws.send_bytes(message)
+        if viewer.ended is not None:
+            return
+
+
+def transport_abort(transport: asyncio.Transport | None) -> None:
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.abort()
 
 
 def _messages(fragments: list[tuple[int, bytes]], sound: bool) -> list[bytes]:
