@@ -133,3 +133,28 @@ def test_what_the_database_refuses_is_refused_alone(applier: Applier) -> None:
     assert r.rejected == 1 + refused_by_db and r.applied == 3 - refused_by_db
     row = site_row(applier, "north")
     assert row.last_seq == 4 and row.rejected == r.rejected and row.applied == r.applied
+
+
+def test_site_counters_add_up_across_batches_and_keep_what_a_batch_did_not_bring(applier: Applier) -> None:
+    applier.apply([msg("north", "health", 1, {"key": "health", "cameras": 3}),
+                   msg("north", "event", 2, event("c1"))])
+    first = site_row(applier, "north")
+    assert (first.applied, first.last_seq) == (2, 2) and first.health is not None and first.health["cameras"] == 3
+    assert first.last_event_at is not None and first.last_message_at is not None
+    applier.apply([msg("north", "event", 2, event("c1")), msg("north", "alarm", 3, {"alarm": "not an alarm"})])
+    second = site_row(applier, "north")
+    # a repeat and a refused message: counted, the health and the last event's time kept
+    assert (second.applied, second.duplicates, second.rejected, second.last_seq) == (2, 1, 1, 3)
+    assert second.health == first.health and second.last_event_at == first.last_event_at
+    applier.apply([msg("north", "event", 3, event("c2"))])  # only a repeat: the last message's time stays
+    assert site_row(applier, "north").last_message_at == second.last_message_at
+
+
+def test_an_event_at_a_time_no_clock_holds_is_refused_alone(applier: Applier) -> None:
+    bad = event("far")
+    bad["event"]["start"] = 1e300  # type: ignore[index]
+    r = applier.apply([msg("south", "event", 1, bad), msg("south", "event", 2, event("fine"))])
+    assert (r.applied, r.rejected) == (1, 1)
+    with applier.db.session() as s:
+        assert s.get(EventRecord, "fine") is not None and s.get(EventRecord, "far") is None
+    assert site_row(applier, "south").last_seq == 2

@@ -16,14 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, insert, select, text, update
+from sqlalchemy import ARRAY, JSON, ColumnElement, String, Table, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from clearwatch.federation.subjects import SOURCE, parse_site_subject, parse_source, site_stream
+from clearwatch.federation.subjects import SOURCE, SiteMessage, parse_site_subject, parse_source, site_stream
 from clearwatch.storage import Database
 from clearwatch.storage.events import event_values
 from clearwatch.storage.models import Alarm, EventRecord, FedRecord, FedSite, Setting
@@ -96,19 +96,38 @@ class _Batch:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # what to write, each event at its latest state
 
 
+def _event_row(site: str, ev: dict[str, Any]) -> dict[str, Any]:
+    """An event's columns as the central node keeps them: its pictures under the site's folder."""
+    values = event_values(ev, _NOT_YET)
+    values["snapshot"] = _site_path(site, values["snapshot"])
+    values["face_snapshot"] = _site_path(site, values["face_snapshot"])
+    data = dict(values["data"] or {})
+    if isinstance(data.get("plate_snapshot"), str):
+        data["plate_snapshot"] = _site_path(site, data["plate_snapshot"])
+    values["data"] = data
+    return {"id": str(ev["id"]), "site": site, **values}
+
+
+def _add_event(site: str, version: int, row: dict[str, Any], events: _Batch, now: datetime) -> None:
+    eid = row["id"]
+    known = events.known.get(eid)
+    if known is not None and known[0] != site:
+        raise ValueError(f"event {eid} belongs to site {known[0]!r}")
+    if known is not None and (known[1] or 0) >= version:
+        return  # an older state of it than the one we have
+    events.rows[eid] = {**row, "version": version, "updated_at": now}  # when it was committed, not prepared
+    events.known[eid] = (site, version)
+
+
+_NOT_YET = datetime.fromtimestamp(0, UTC)  # updated_at is set when the row is committed
+
+
 def _parse(msg: Incoming) -> dict[str, Any] | ValueError:
     try:
         body = orjson.loads(msg.data)  # also refuses NaN, which the database's JSON would refuse for the whole batch
     except ValueError as exc:
         return exc
     return body if isinstance(body, dict) else ValueError("the message is not a JSON object")
-
-
-def _event_id(msg: Incoming, body: dict[str, Any] | ValueError) -> str | None:
-    if not msg.subject.endswith(".event") or isinstance(body, ValueError):
-        return None
-    ev = body.get("event")
-    return str(ev["id"]) if isinstance(ev, dict) and "id" in ev else None
 
 
 def _known_events(s: Session, ids: list[str]) -> dict[str, tuple[str | None, int | None]]:
@@ -150,11 +169,44 @@ _UPSERT = (
 )
 
 
+_SITES = cast(Table, FedSite.__table__)
+# a site's counters grow by what the batch brought, in one statement for all sites (executemany): its other
+# columns (the link's state) are the ping loop's, written meanwhile in its own transactions
+_COUNT = update(_SITES).where(_SITES.c.name == bindparam("site")).values(
+    last_seq=bindparam("seq"),
+    applied=_SITES.c.applied + bindparam("n_applied"),
+    duplicates=_SITES.c.duplicates + bindparam("n_duplicates"),
+    gaps=_SITES.c.gaps + bindparam("n_gaps"),
+    rejected=_SITES.c.rejected + bindparam("n_rejected"),
+    last_message_at=func.coalesce(bindparam("message_at", type_=UTCDateTime()), _SITES.c.last_message_at),
+    last_event_at=func.coalesce(bindparam("event_at", type_=UTCDateTime()), _SITES.c.last_event_at),
+    health=func.coalesce(bindparam("health", type_=JSON(none_as_null=True)), _SITES.c.health))
+
+
+def _write_tallies(s: Session, positions: dict[str, int], tallies: dict[str, _Tally], now: datetime) -> None:
+    counts = []
+    # rows locked in name order, as the link check locks them: in any other order the two can deadlock
+    for name, t in sorted(tallies.items()):
+        if name not in positions:  # a site's first message (its row is made by the link check, or here)
+            row = FedSite(name=name, last_seq=0, applied=0, duplicates=0, gaps=0, rejected=0, link_up=False)
+            t.add_to(row, now)
+            s.add(row)
+        elif t.last_seq != positions[name] or t.duplicates:
+            counts.append({"site": name, "seq": t.last_seq, "n_applied": t.applied, "n_duplicates": t.duplicates,
+                           "n_gaps": t.gaps, "n_rejected": t.rejected,
+                           "message_at": now if t.applied or t.rejected else None,
+                           "event_at": now if t.events else None, "health": t.health})
+    if counts:
+        s.execute(_COUNT, counts)
+
+
 def _inside(path: str | None) -> bool:
     # plain string work: this runs for every event a backlog brings, and PurePosixPath cost more than the rest
-    if not path or path.startswith("/"):
+    if not path:
         return False
-    return not any(part in ("", ".", "..") for part in path.split("/"))
+    # no empty, "." or ".." part, and not absolute: the path wrapped in slashes shows each as "//", "/./", "/../"
+    wrapped = f"/{path}/"
+    return "//" not in wrapped and "/./" not in wrapped and "/../" not in wrapped
 
 
 def safe_relative(path: str) -> PurePosixPath | None:
@@ -166,51 +218,77 @@ def _site_path(site: str, rel: str | None) -> str | None:
     return f"sites/{site}/{rel}" if _inside(rel) else None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One message and what can be worked out from it alone, before the database is asked anything."""
+
+    msg: Incoming
+    where: SiteMessage | None  # the site and kind its subject names
+    source: tuple[str, int] | None  # the site stream and sequence its header names
+    body: dict[str, Any] | ValueError
+    row: dict[str, Any] | Exception | None = None  # an event's columns (but its version), or why it has none
+
+
 class Applier:
+    """``apply`` = ``commit(prepare(batch))``: the central node prepares a batch (parsing, the event rows) while
+    the one before it is being committed, so the Python work and the database's overlap."""
+
     def __init__(self, db: Database, snapshots_dir: Path, sites: Sequence[str]):
         self.db = db
         self.snapshots_dir = snapshots_dir
         self.sites = set(sites)
 
     def apply(self, batch: Sequence[Incoming]) -> Applied:
+        return self.commit(self.prepare(batch))
+
+    def prepare(self, batch: Sequence[Incoming]) -> list[Prepared]:
+        """Needs no database: any thread, any time before ``commit``."""
+        return [self._prepare(m) for m in batch]
+
+    def _prepare(self, msg: Incoming, refused: str | None = None) -> Prepared:
+        where = parse_site_subject(msg.subject)
+        source = parse_source(msg.headers.get(SOURCE))
+        body = _parse(msg) if refused is None else ValueError(f"the database refused it: {refused}")
+        row: dict[str, Any] | Exception | None = None
+        if where is not None and where.kind == "event" and not isinstance(body, ValueError):
+            try:
+                row = _event_row(where.site, body["event"])
+            except (ValueError, KeyError, TypeError) as exc:
+                row = exc
+            except (OverflowError, OSError) as exc:  # a time no clock can hold
+                row = ValueError(f"the event's times: {exc}")
+        return Prepared(msg, where, source, body, row)
+
+    def commit(self, batch: Sequence[Prepared]) -> Applied:
         try:
-            return self._apply(batch)
+            return self._commit(batch)
         except (DataError, IntegrityError) as exc:
             # something in the batch the database refuses (a value too long for its column…): apply the rest and
             # refuse just that, or the central node would try the same batch for ever
             if len(batch) > 1:
                 out = Applied()
                 for m in batch:
-                    out.add(self.apply([m]))
+                    out.add(self.commit([m]))
                 return out
             try:  # once more first: a site's row made by the link check at the same moment is not the message's fault
-                return self._apply(batch)
+                return self._commit(batch)
             except (DataError, IntegrityError):
-                return self._apply(batch, refused=str(exc.orig or exc).splitlines()[0])
+                return self._commit([self._prepare(batch[0].msg, refused=str(exc.orig or exc).splitlines()[0])])
 
-    def _apply(self, batch: Sequence[Incoming], refused: str | None = None) -> Applied:
+    def _commit(self, batch: Sequence[Prepared]) -> Applied:
         out = Applied()
         now = datetime.now(UTC)
-        bodies: list[dict[str, Any] | ValueError] = (
-            [_parse(m) for m in batch] if refused is None else [ValueError(f"the database refused it: {refused}")])
         with self.db.session() as s:
-            rows = {r.name: r for r in s.scalars(select(FedSite))}
-            tallies = {name: _Tally(r.last_seq) for name, r in rows.items()}
-            ids = [i for i in (_event_id(m, b) for m, b in zip(batch, bodies, strict=True)) if i]
-            known = _known_events(s, ids)
+            positions: dict[str, int] = {name: seq for name, seq in s.execute(select(FedSite.name, FedSite.last_seq))}
+            tallies = {name: _Tally(seq) for name, seq in positions.items()}
+            known = _known_events(s, [str(p.row["id"]) for p in batch if isinstance(p.row, dict)])
             events = _Batch(known, set(known))
-            for msg, body in zip(batch, bodies, strict=True):
-                self._one(s, msg, body, tallies, events, out, now)
+            for p in batch:
+                self._one(s, p, tallies, events, out, now)
             if events.rows:
                 _write_events(s, events)
-            for name, tally in tallies.items():
-                row = rows.get(name)
-                if row is None:
-                    row = FedSite(name=name, last_seq=0, applied=0, duplicates=0, gaps=0, rejected=0, link_up=False)
-                    s.add(row)
-                if tally.last_seq != row.last_seq or tally.duplicates:
-                    tally.add_to(row, now)
-            last = max((m.position for m in batch), default=0)
+            _write_tallies(s, positions, tallies, now)
+            last = max((p.msg.position for p in batch), default=0)
             if last:
                 pos = s.get(Setting, POSITION)
                 if pos is None:
@@ -225,10 +303,9 @@ class Applier:
             pos = s.get(Setting, POSITION)
             return int(pos.value) if pos is not None else 0
 
-    def _one(self, s: Session, msg: Incoming, body: dict[str, Any] | ValueError, tallies: dict[str, _Tally],
-             events: _Batch, out: Applied, now: datetime) -> None:
-        where = parse_site_subject(msg.subject)
-        source = parse_source(msg.headers.get(SOURCE))
+    def _one(self, s: Session, p: Prepared, tallies: dict[str, _Tally], events: _Batch, out: Applied,
+             now: datetime) -> None:
+        where, source, msg = p.where, p.source, p.msg
         if where is None or where.site not in self.sites or source is None or source[0] != site_stream(where.site):
             out.rejected += 1
             log.warning("rejected %s from %s: not a configured site's own stream", msg.subject,
@@ -251,12 +328,14 @@ class Applier:
                         "outage longer than its max_age, or a purge)", site, missing, seq)
         tally.last_seq = seq
         try:
+            body = p.body
             if isinstance(body, ValueError):
                 raise body
             if body.get("site") != site:
                 raise ValueError(f"the message names site {body.get('site')!r}")
-            self._kind(s, tally, site, where.kind, seq, body, events, now)
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            self._kind(s, tally, site, where.kind, seq, body, p.row, events, now)
+        # a message of the wrong shape is refused, never left to stop the batch (and every batch after it)
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
             log.warning("rejected %s (sequence %d): %s", msg.subject, seq, exc)
             tally.rejected += 1
             out.rejected += 1
@@ -267,10 +346,12 @@ class Applier:
             tally.events += 1
 
     def _kind(self, s: Session, tally: _Tally, site: str, kind: str, seq: int, body: dict[str, Any],
-              events: _Batch, now: datetime) -> None:
+              row: dict[str, Any] | Exception | None, events: _Batch, now: datetime) -> None:
         """Apply one message of ``kind``; its site-stream sequence is the version of what it writes."""
         if kind == "event":
-            self._event(s, site, seq, body["event"], events, now)
+            if not isinstance(row, dict):
+                raise row if row is not None else ValueError("no event")
+            _add_event(site, seq, row, events, now)
         elif kind == "alarm":
             self._alarm(s, site, body["alarm"])
         elif kind == "snapshot":
@@ -288,24 +369,9 @@ class Applier:
         else:
             raise ValueError(f"unknown kind {kind!r}")
 
-    def _event(self, s: Session, site: str, version: int, ev: dict[str, Any], events: _Batch, now: datetime) -> None:
-        values = event_values(ev, now)
-        values["snapshot"] = _site_path(site, values["snapshot"])
-        values["face_snapshot"] = _site_path(site, values["face_snapshot"])
-        data = dict(values["data"] or {})
-        if isinstance(data.get("plate_snapshot"), str):
-            data["plate_snapshot"] = _site_path(site, data["plate_snapshot"])
-        values["data"] = data
-        eid = str(ev["id"])
-        known = events.known.get(eid)
-        if known is not None and known[0] != site:
-            raise ValueError(f"event {eid} belongs to site {known[0]!r}")
-        if known is not None and (known[1] or 0) >= version:
-            return  # an older state of it than the one we have
-        events.rows[eid] = {"id": eid, "site": site, "version": version, **values}
-        events.known[eid] = (site, version)
-
     def _alarm(self, s: Session, site: str, alarm: dict[str, Any]) -> None:
+        if not isinstance(alarm, dict):
+            raise ValueError("the alarm is not a JSON object")
         values = {k: v for k, v in alarm.items() if k in Alarm.__table__.columns}
         for k in ALARM_TIMES:
             if isinstance(values.get(k), str):

@@ -145,18 +145,17 @@ class CentralNode:
         return await Puller(self.nc, subj.CENTRAL_STREAM, subj.CENTRAL_CONSUMER).start()
 
     async def _apply_loop(self) -> None:
-        """Fetch, apply in the executor, acknowledge — with the next fetch already under way while a batch is
-        applied, so a backlog drains at the pace of the slower of the two rather than their sum."""
+        """Fetch a batch, apply it in its own thread, acknowledge it — one after the other. Overlapping them
+        (fetching, or parsing, the next batch while one commits) was measured slower: the threads take turns at
+        Python's GIL, and each of the commit's round trips to the database then waits for its turn."""
         loop = asyncio.get_running_loop()
         puller: Puller | None = None
-        ahead: asyncio.Future[list[Any]] | None = None
         failing = False
         while not self._stopping:
             try:
                 if puller is None:
                     puller = await self._bind()
-                msgs = await (ahead if ahead is not None else self._fetch(puller))
-                ahead = None
+                msgs = await self._fetch(puller)
                 if failing:
                     log.info("central node: fetching from %s again", subj.CENTRAL_STREAM)
                     failing = False
@@ -168,27 +167,25 @@ class CentralNode:
                                                         exc or type(exc).__name__)
                 failing = True
                 await self._unbind(puller)
-                ahead = puller = None
+                puller = None
                 await asyncio.sleep(1.0)
                 continue
             if not msgs:
                 continue
-            batch = [Incoming(m.subject, dict(m.headers or {}), m.data, m.metadata.sequence.stream) for m in msgs]
-            ahead = asyncio.ensure_future(self._fetch(puller))
             try:
-                await loop.run_in_executor(self._apply_thread, self.applier.apply, batch)
+                await loop.run_in_executor(self._apply_thread, self._apply, msgs)
                 await msgs[-1].ack()  # acknowledges the whole batch (AckPolicy.ALL), after it is committed
             except asyncio.CancelledError:
-                ahead.cancel()
-                raise
+                raise  # a batch under way ends in its thread: stop() waits for it
             except Exception as exc:  # the database or the link is down: take it all again from our position
-                log.error("central node: cannot apply %d message(s): %s", len(batch), exc)
-                ahead.cancel()
-                with contextlib.suppress(BaseException):
-                    await ahead
+                log.error("central node: cannot apply %d message(s): %s", len(msgs), exc)
                 await self._unbind(puller)
-                ahead = puller = None
+                puller = None
                 await asyncio.sleep(2.0)
+
+    def _apply(self, msgs: list[Any]) -> None:
+        self.applier.apply(
+            [Incoming(m.subject, dict(m.headers or {}), m.data, m.metadata.sequence.stream) for m in msgs])
 
     @staticmethod
     def _fetch(puller: Puller) -> asyncio.Future[list[Any]]:
