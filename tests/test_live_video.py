@@ -223,6 +223,38 @@ def test_live_video_at_the_cameras_resolution_shared_by_many_viewers(live: Live,
     assert sum(1 for r in trail if r.action == "footage.live" and "avc1" in r.detail) >= 11
 
 
+def test_where_the_socket_cannot_be_written_directly_the_frames_go_through_the_asgi_stack(
+        live: Live, tmp_path: Path) -> None:
+    """The same app under a server that sends keepalive pings (the event loop would write them into the middle of
+    a frame): the viewer is served the same messages through the ASGI stack."""
+    import uvicorn
+    from websockets.sync.client import connect
+
+    assert live.svc.web is not None
+    server = uvicorn.Server(uvicorn.Config(live.svc.web.app, host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="off", ws_ping_interval=20.0))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: server.started, 10) is not None
+        port = server.servers[0].sockets[0].getsockname()[1]
+        assert live.svc.context is not None
+        feed = live.svc.context.live.feed("gate")
+        assert feed is not None
+        with connect(f"ws://127.0.0.1:{port}/api/cameras/gate/live.ws", max_size=2**24,
+                     additional_headers={"Authorization": f"Bearer {live.token}"}, open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["width"] == 1920
+            assert wait_for(lambda: feed.viewers >= 1, 5) is not None
+            assert {type(v).__name__ for v in feed.watching()} == {"Viewer"}
+            messages = [ws.recv(timeout=10) for _ in range(60)]
+    finally:
+        server.should_exit = True
+        thread.join(5)
+    assert all(isinstance(m, bytes) for m in messages)
+    frames = _decode(b"".join(m for m in messages if isinstance(m, bytes)), tmp_path)
+    assert len(frames) > 40 and frames[0][2] and {(w, h) for w, h, _ in frames} == {(1920, 1080)}
+
+
 def test_refusals_and_the_h265_fallback(live: Live) -> None:
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect

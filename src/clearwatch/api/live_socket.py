@@ -64,8 +64,10 @@ async def drained(transport: asyncio.Transport, timeout: float) -> None:
 
 def own_socket(transport: asyncio.Transport) -> socket.socket:
     """A socket of our own on the transport's connection (a duplicate descriptor, non-blocking like the original)."""
-    fd = transport.get_extra_info("socket").fileno()
-    sock = socket.socket(fileno=os.dup(fd))
+    raw = transport.get_extra_info("socket")
+    if raw is None or transport.is_closing() or raw.fileno() < 0:
+        raise OSError("the viewer's connection closed")
+    sock = socket.socket(fileno=os.dup(raw.fileno()))
     sock.setblocking(False)
     return sock
 
@@ -73,9 +75,9 @@ def own_socket(transport: asyncio.Transport) -> socket.socket:
 @dataclass
 class SocketViewer(Viewer):
     """A viewer whose fragments the camera thread writes to its socket. Until ``release`` (while the opening goes
-    out through the ASGI stack) it queues like any viewer. Frames the socket cannot take yet wait, and count toward
-    ``max_behind`` as a queued viewer's do; a message once started is finished before anything else — only whole
-    messages not yet begun are skipped."""
+    out through the ASGI stack) it queues like any viewer. Frames the socket cannot take yet wait: those handed to
+    the socket in one go are finished before anything else, and what queues behind them is bounded by
+    ``max_behind`` as a queued viewer's frames are — whole messages not yet begun are skipped, never part of one."""
 
     _sock: socket.socket | None = field(default=None, repr=False)
     # buffers committed to the socket, in order, each with whether a message starts with it
