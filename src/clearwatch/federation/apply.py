@@ -230,8 +230,9 @@ class Prepared:
 
 
 class Applier:
-    """``apply`` = ``commit(prepare(batch))``: the central node prepares a batch (parsing, the event rows) while
-    the one before it is being committed, so the Python work and the database's overlap."""
+    """``apply`` = ``commit(prepare(batch))``: what needs no database (parsing, the event rows) is done before the
+    transaction opens, so it holds its locks (the sites' rows, which the link check also writes) only while it
+    writes."""
 
     def __init__(self, db: Database, snapshots_dir: Path, sites: Sequence[str]):
         self.db = db
