@@ -105,7 +105,7 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
         if viewer.ended not in (None, "left") and not closed.done():
             assert viewer.ended is not None
             if isinstance(viewer, SocketViewer) and viewer.close():
-                transport_abort(transport)  # cut off inside a message: no close frame can follow
+                _abort(transport)  # cut off inside a message: no close frame can follow
             else:
                 await ws.close(code=RESTART, reason=viewer.ended[:120])
     except (WebSocketDisconnect, TimeoutError, RuntimeError, OSError):
@@ -114,7 +114,7 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
         closed.cancel()
         feed.leave(viewer)
         if isinstance(viewer, SocketViewer) and viewer.close():
-            transport_abort(transport)
+            _abort(transport)
         with contextlib.suppress(Exception):
             await ws.close()
         c.audit.append(p.actor, "footage.live_end", camera,
@@ -137,7 +137,7 @@ async def _send_as_woken(ws: WebSocket, viewer: Viewer, closed: asyncio.Future[N
             return
 
 
-def transport_abort(transport: asyncio.Transport | None) -> None:
+def _abort(transport: asyncio.Transport | None) -> None:
     if transport is not None:
         with contextlib.suppress(Exception):
             transport.abort()
