@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,13 +10,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from clearwatch.events.model import Event
 from clearwatch.recording import Retention, RetentionPolicy
 from clearwatch.sources.health import HealthSnapshot
 from clearwatch.storage import (
     CameraStatusStore,
     Database,
     DatabaseError,
+    EventStore,
     HoldStore,
+    Message,
+    OutboxStore,
     SegmentIndex,
     StorageUsage,
     find_gaps,
@@ -56,6 +61,31 @@ def test_segment_lifecycle_and_gaps(db_url: str) -> None:
     gaps = find_gaps(segs)
     assert len(gaps) == 1 and gaps[0].seconds == 25
     assert idx.usage() == {"gate": StorageUsage(bytes=2700, segments=3)}
+    db.dispose()
+
+
+def test_event_start_update_end_is_one_row_with_its_messages(db_url: str) -> None:
+    """A camera stores an event at its start, at updates and at its end: one row, always the latest state, each
+    time with the messages that report it."""
+    db = _db(db_url)
+    store, outbox = EventStore(db), OutboxStore(db)
+    start = T0.timestamp()
+    ev = Event("gate", "object", "person", start, track_id=7, zones=["yard"], box=[0.1, 0.2, 0.3, 0.4],
+               path=[(start, 0.1, 0.2)], data={"dwell": 1.5})
+    store.save(ev.as_dict(), [Message("mqtt", "cw/events", '{"type": "start"}')])
+    ev.path.append((start + 1, 0.2, 0.3))
+    ev.crossings.append({"line": "door", "direction": "in", "time": start + 1})
+    ev.end, ev.score, ev.snapshot = start + 2, 0.91, "gate/x.jpg"
+    store.save(ev.as_dict(), [Message("mqtt", "cw/events", '{"type": "end"}'),
+                              Message("webhook:ops", "event", '{"type": "end"}')])
+    row = store.get(ev.id)
+    assert row is not None and store.count() == 1
+    assert row.end == T0 + timedelta(seconds=2) and row.score == 0.91 and row.snapshot == "gate/x.jpg"
+    assert row.path == [[start, 0.1, 0.2], [start + 1, 0.2, 0.3]] and row.zones == ["yard"]
+    assert row.crossings == [{"line": "door", "direction": "in", "time": start + 1}] and row.data == {"dwell": 1.5}
+    assert row.site is None and row.version is None
+    assert [m.payload for m in outbox.ready("mqtt", time.time())] == ['{"type": "start"}', '{"type": "end"}']
+    assert [m.topic for m in outbox.ready("webhook:ops", time.time())] == ["event"]
     db.dispose()
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -38,9 +39,18 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The event as it is now, detached from the live one (which analytics go on changing). Copied by hand:
+        ``dataclasses.asdict`` walks every point of the path and was most of the cost of storing an update."""
+        d = {name: getattr(self, name) for name in _EVENT_FIELDS}
+        d["zones"] = list(self.zones)
+        d["crossings"] = [dict(c) for c in self.crossings]
+        d["box"] = None if self.box is None else list(self.box)
         d["path"] = [list(p) for p in self.path]
+        d["data"] = copy.deepcopy(self.data)
         return d
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
 
 
 def snapshot_name(event: Event, suffix: str = "") -> str:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Insert, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
 
 from clearwatch.storage.database import Database
 from clearwatch.storage.models import EventRecord, HourlyStat, OutboxMessage
@@ -41,9 +42,12 @@ class StatDelta:
     count_out: int = 0
 
 
-def _outbox_rows(messages: Iterable[Message], now: datetime) -> list[OutboxMessage]:
-    return [OutboxMessage(target=m.target, topic=m.topic, payload=m.payload, retain=m.retain, created_at=now,
-                          attempts=0, next_attempt=0.0, status="pending") for m in messages]
+def queue_messages(s: Session, messages: Sequence[Message], now: datetime) -> None:
+    """Add ``messages`` to the outbox in ``s``'s transaction."""
+    if messages:
+        s.execute(insert(OutboxMessage), [
+            {"target": m.target, "topic": m.topic, "payload": m.payload, "retain": m.retain, "created_at": now,
+             "attempts": 0, "next_attempt": 0.0, "status": "pending"} for m in messages])
 
 
 def event_values(event: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -60,22 +64,45 @@ def event_values(event: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
+def _upsert(dialect: str) -> Insert | None:
+    """One statement that stores an event's state whether or not it is stored already (``site`` and ``version``
+    are the central node's and are left alone); None where the database has no such statement."""
+    columns = list(event_values({"camera": "", "kind": "", "label": "", "start": 0.0}, datetime.now(UTC)))
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        lite = sqlite.insert(EventRecord)
+        return lite.on_conflict_do_update(index_elements=["id"], set_={k: lite.excluded[k] for k in columns})
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        pg = postgresql.insert(EventRecord)
+        return pg.on_conflict_do_update(index_elements=["id"], set_={k: pg.excluded[k] for k in columns})
+    return None
+
+
 class EventStore:
     def __init__(self, db: Database):
         self.db = db
+        self._upsert = _upsert(db.dialect)
 
     def save(self, event: dict[str, Any], messages: Sequence[Message] = ()) -> None:
-        """Store the event's current state and queue its messages in one transaction: both or neither."""
+        """Store the event's current state and queue its messages in one transaction: both or neither. A camera
+        stores every start, update and end as it happens, so this is one statement each, not an ORM load and
+        flush (a third of the CPU of storing an update)."""
         now = datetime.now(UTC)
         values = event_values(event, now)
         with self.db.session() as s:
-            row = s.get(EventRecord, event["id"])
-            if row is None:
-                s.add(EventRecord(id=event["id"], **values))
+            if self._upsert is not None:
+                s.execute(self._upsert, {"id": event["id"], **values})
             else:
-                for k, v in values.items():
-                    setattr(row, k, v)
-            s.add_all(_outbox_rows(messages, now))
+                row = s.get(EventRecord, event["id"])
+                if row is None:
+                    s.add(EventRecord(id=event["id"], **values))
+                else:
+                    for k, v in values.items():
+                        setattr(row, k, v)
+            queue_messages(s, messages, now)
 
     def get(self, event_id: str) -> EventRecord | None:
         with self.db.session() as s:
@@ -206,7 +233,7 @@ class OutboxStore:
     def add(self, messages: Sequence[Message]) -> None:
         """Queue messages that belong to no event (machine states, counter totals)."""
         with self.db.session() as s:
-            s.add_all(_outbox_rows(messages, datetime.now(UTC)))
+            queue_messages(s, messages, datetime.now(UTC))
 
     def ready(self, target: str, now: float, limit: int = 100) -> list[OutboxMessage]:
         """The oldest pending messages of ``target``, in order, if the first one is due."""
