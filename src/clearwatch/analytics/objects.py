@@ -65,7 +65,7 @@ class DetectionStats:
     crop_passes: int = 0
     skipped: int = 0
     coasted: int = 0  # frames whose settled tracks were carried on their predictions
-    pixels: int = 0  # model input pixels, the cost driver
+    pixels: int = 0  # model input pixels (padding included), the cost driver
 
 
 class ObjectFinder:
@@ -123,23 +123,37 @@ class ObjectFinder:
 
     def _crops(self, image: np.ndarray, regions: np.ndarray) -> Detections:
         parts = []
-        for x1, y1, x2, y2 in regions.astype(int):
-            crop = image[y1:y2, x1:x2]
-            if self.scale < 1.0:
-                crop = cv2.resize(crop, (max(1, round((x2 - x1) * self.scale)), max(1, round((y2 - y1) * self.scale))),
-                                  interpolation=cv2.INTER_AREA)
+        for x1, y1, x2, y2 in regions:
+            (cx1, cx2, cw), (cy1, cy2, ch) = self._fit(x1, x2, self.width), self._fit(y1, y2, self.height)
+            crop = image[cy1:cy2, cx1:cx2]
+            if (cw, ch) != (cx2 - cx1, cy2 - cy1):
+                crop = cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA)
             self.stats.crop_passes += 1
-            self.stats.pixels += crop.shape[0] * crop.shape[1]
-            parts.append(self.detector.detect(crop, TRACKER_FLOOR).shifted(x1, y1, self.scale))
+            self.stats.pixels += cw * ch
+            parts.append(self.detector.detect(crop, TRACKER_FLOOR).shifted(cx1, cy1, cw / (cx2 - cx1),
+                                                                            ch / (cy2 - cy1)))
         found = Detections.concat(parts)
         if len(found) > 1:  # an object cut by two crops is found twice
             found = found.select(nms(found.boxes, found.scores, found.classes, 0.5))
         return self._keep(found)
 
+    def _fit(self, a: float, b: float, limit: int) -> tuple[int, int, int]:
+        """A crop's span on one axis, ``a``..``b`` in frame pixels, made to fill a whole number of model strides
+        once scaled — the model pads to one anyway, and picture is worth more to it than grey: rounded to the
+        nearest stride, widened with the frame's own pixels or narrowed by at most half a stride of its margin
+        (``_regions`` leaves at least that much on each side). Returns (start, end, size in the model)."""
+        stride = self.detector.stride
+        fitted = max(1, round((b - a) * self.scale / stride)) * stride
+        span = min(limit, round(fitted / self.scale))
+        start = int(min(max(0.0, (a + b - span) / 2), limit - span))
+        return start, start + span, fitted if span * self.scale >= fitted - 0.5 else max(1, round(span * self.scale))
+
     def _full(self, image: np.ndarray, t: float) -> Detections:
         self._last_full = t
         self.stats.full_passes += 1
-        self.stats.pixels += round(self.width * self.scale) * round(self.height * self.scale)
+        stride = self.detector.stride  # the model's input is padded to whole strides
+        self.stats.pixels += (-(-round(self.width * self.scale) // stride) * stride
+                              * -(-round(self.height * self.scale) // stride) * stride)
         return self._keep(self.detector.detect(image, TRACKER_FLOOR))
 
     def _regions(self, motion_boxes: np.ndarray, track_boxes: np.ndarray) -> np.ndarray:

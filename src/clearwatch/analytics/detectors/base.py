@@ -27,9 +27,11 @@ class Detections:
     def select(self, keep: np.ndarray) -> Detections:
         return Detections(self.boxes[keep], self.scores[keep], self.classes[keep])
 
-    def shifted(self, dx: float, dy: float, scale: float = 1.0) -> Detections:
-        """Map boxes found in a crop (resized by ``scale``) back to the full frame."""
-        boxes = self.boxes / scale + np.array([dx, dy, dx, dy], np.float32)
+    def shifted(self, dx: float, dy: float, scale: float = 1.0, scale_y: float | None = None) -> Detections:
+        """Map boxes found in a crop (resized by ``scale``, or ``scale`` across and ``scale_y`` down) back to the
+        full frame."""
+        sy = scale if scale_y is None else scale_y
+        boxes = self.boxes / np.array([scale, sy, scale, sy], np.float32) + np.array([dx, dy, dx, dy], np.float32)
         return Detections(boxes.astype(np.float32), self.scores, self.classes)
 
     @staticmethod
