@@ -9,14 +9,15 @@
 2. A running ``Service`` with one camera served by a real RTSP server (GStreamer), recording continuously and
    analysing at 5 fps with events stored and snapshots written: (a) the 1080p25 main stream alone (decoded
    whole for analytics), (b) the main stream recorded and the sub-stream as ``detect_url``. Service CPU per
-   camera-second over ``--seconds`` after its first analysed frame; start-up (process start to that frame) apart.
+   camera-second over ``--seconds`` after its first analysed frame (least of ``--service-runs``, each run's
+   figure reported too, split by thread); start-up (process start to that frame) apart.
 3. Person-track recall of the motion-gated pipeline against detection on every whole frame (``vtest.avi``,
    in-process), with the stage split (thread time: OpenCV's and the decoder's own threads are not in it — the
    whole-process figures above are the truth) and the detector's passes and input pixels.
 
 Targets (issue 17): steady <= 0.05 CPU-s per video-second on vtest.avi at 5 fps, the whole ``analyze`` process
 <= 0.10; 1080p25 with a sub-stream <= 0.06 per camera, main stream alone <= 0.20; recall >= 0.98.
-Run: .venv/bin/python benchmarks/pipeline.py [--fps 5] [--seconds 60] [--runs 3]
+Run: .venv/bin/python benchmarks/pipeline.py [--fps 5] [--seconds 60] [--runs 3] [--service-runs 3]
      [--out benchmarks/results/pipeline.json]
 """
 
