@@ -42,7 +42,7 @@ class StatDelta:
     count_out: int = 0
 
 
-def queue_messages(s: Session, messages: Sequence[Message], now: datetime) -> None:
+def _queue_messages(s: Session, messages: Sequence[Message], now: datetime) -> None:
     """Add ``messages`` to the outbox in ``s``'s transaction."""
     if messages:
         s.execute(insert(OutboxMessage), [
@@ -67,6 +67,7 @@ def event_values(event: dict[str, Any], now: datetime) -> dict[str, Any]:
 def _upsert(dialect: str) -> Insert | None:
     """One statement that stores an event's state whether or not it is stored already (``site`` and ``version``
     are the central node's and are left alone); None where the database has no such statement."""
+    # exactly the columns event_values fills: a column it does not know keeps what is stored
     columns = list(event_values({"camera": "", "kind": "", "label": "", "start": 0.0}, datetime.now(UTC)))
     if dialect == "sqlite":
         from sqlalchemy.dialects import sqlite
@@ -102,7 +103,7 @@ class EventStore:
                 else:
                     for k, v in values.items():
                         setattr(row, k, v)
-            queue_messages(s, messages, now)
+            _queue_messages(s, messages, now)
 
     def get(self, event_id: str) -> EventRecord | None:
         with self.db.session() as s:
@@ -233,7 +234,7 @@ class OutboxStore:
     def add(self, messages: Sequence[Message]) -> None:
         """Queue messages that belong to no event (machine states, counter totals)."""
         with self.db.session() as s:
-            queue_messages(s, messages, datetime.now(UTC))
+            _queue_messages(s, messages, datetime.now(UTC))
 
     def ready(self, target: str, now: float, limit: int = 100) -> list[OutboxMessage]:
         """The oldest pending messages of ``target``, in order, if the first one is due."""
