@@ -72,19 +72,6 @@ class _Tally:
     events: int = 0
     health: dict[str, Any] | None = None
 
-    def add_to(self, row: FedSite, now: datetime) -> None:
-        row.last_seq = self.last_seq
-        row.applied += self.applied
-        row.duplicates += self.duplicates
-        row.gaps += self.gaps
-        row.rejected += self.rejected
-        if self.applied or self.rejected:
-            row.last_message_at = now
-        if self.events:
-            row.last_event_at = now
-        if self.health is not None:
-            row.health = self.health
-
 
 @dataclass
 class _Batch:
@@ -184,18 +171,16 @@ _COUNT = update(_SITES).where(_SITES.c.name == bindparam("site")).values(
 
 
 def _write_tallies(s: Session, positions: dict[str, int], tallies: dict[str, _Tally], now: datetime) -> None:
-    counts = []
+    new = [name for name in tallies if name not in positions]  # a site's first message
+    if new:  # its row is made by the link check, or here, with nothing counted yet
+        s.add_all(FedSite(name=name, last_seq=0, applied=0, duplicates=0, gaps=0, rejected=0, link_up=False)
+                  for name in new)
+        s.flush()
     # rows locked in name order, as the link check locks them: in any other order the two can deadlock
-    for name, t in sorted(tallies.items()):
-        if name not in positions:  # a site's first message (its row is made by the link check, or here)
-            row = FedSite(name=name, last_seq=0, applied=0, duplicates=0, gaps=0, rejected=0, link_up=False)
-            t.add_to(row, now)
-            s.add(row)
-        elif t.last_seq != positions[name] or t.duplicates:
-            counts.append({"site": name, "seq": t.last_seq, "n_applied": t.applied, "n_duplicates": t.duplicates,
-                           "n_gaps": t.gaps, "n_rejected": t.rejected,
-                           "message_at": now if t.applied or t.rejected else None,
-                           "event_at": now if t.events else None, "health": t.health})
+    counts = [{"site": name, "seq": t.last_seq, "n_applied": t.applied, "n_duplicates": t.duplicates,
+               "n_gaps": t.gaps, "n_rejected": t.rejected, "message_at": now if t.applied or t.rejected else None,
+               "event_at": now if t.events else None, "health": t.health}
+              for name, t in sorted(tallies.items()) if t.last_seq != positions.get(name) or t.duplicates]
     if counts:
         s.execute(_COUNT, counts)
 

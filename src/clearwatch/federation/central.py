@@ -155,7 +155,7 @@ class CentralNode:
             try:
                 if puller is None:
                     puller = await self._bind()
-                msgs = await self._fetch(puller)
+                msgs = await puller.fetch(FETCH, FETCH_WAIT)
                 if failing:
                     log.info("central node: fetching from %s again", subj.CENTRAL_STREAM)
                     failing = False
@@ -186,10 +186,6 @@ class CentralNode:
     def _apply(self, msgs: list[Any]) -> None:
         self.applier.apply(
             [Incoming(m.subject, dict(m.headers or {}), m.data, m.metadata.sequence.stream) for m in msgs])
-
-    @staticmethod
-    def _fetch(puller: Puller) -> asyncio.Future[list[Any]]:
-        return asyncio.ensure_future(puller.fetch(FETCH, FETCH_WAIT))
 
     @staticmethod
     async def _unbind(puller: Puller | None) -> None:
