@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -61,32 +61,37 @@ def _encode_frame(out: av.container.OutputContainer, stream: av.video.stream.Vid
 
 def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: int | None = None,
                    gop_seconds: float = 2.0, bitrate: int | None = None, min_seconds: float = 0.0,
-                   fps: int | None = None, every: int = 1,
+                   fps: int | None = None, keep_speed: bool = False, every: int = 1,
                    progress: Callable[[float], None] | None = None) -> Path:
     """Re-encode ``src`` to H.264 MP4 (repeating it until ``min_seconds`` long). Written atomically.
 
+    ``fps``: the output's frame rate. By default the frames are re-timed (the clip plays faster or slower: fine
+    for a test of streaming); with ``keep_speed`` the clip keeps its pace, a frame between two of the source's
+    being their blend (a camera's frames all differ: repeated ones would make decoding unrealistically cheap).
     ``every``: keep one frame in that many, on the same timeline (a camera's sub-stream beside its main stream)."""
     tmp = dst.with_name(dst.name + ".part")
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         with av.open(str(src)) as probe:
             vs = probe.streams.video[0]
-            # a different fps re-times the frames (the clip plays faster or slower): fine for test streams
-            rate = Fraction(fps) if fps else (vs.average_rate or Fraction(25)) / every
-            total_frames = vs.frames or int(float(probe.duration or 0) / 1e6 * float(rate * every))
+            src_rate = vs.average_rate or Fraction(25)
+            src_frames = vs.frames or int(float(probe.duration or 0) / 1e6 * float(src_rate))
             w, h = width or vs.codec_context.width, height or vs.codec_context.height
     except (av.error.FFmpegError, IndexError) as exc:
         raise ClearwatchError(f"cannot read video {src}: {exc}") from None
+    step = src_rate / fps if fps and keep_speed else Fraction(1)  # source frames per output frame
+    rate = Fraction(fps) if fps else src_rate / every
+    total_frames = int((max(1, src_frames) - 1) / step) + 1  # of one pass, before ``every``
     need = max(-(-total_frames // every), int(min_seconds * float(rate)))
     with av.open(str(tmp), "w", format="mp4") as out:
         stream = _encoder(out, rate, w, h, max(1, round(gop_seconds * float(rate))), bitrate)
         n = 0
         while n < need:
             with av.open(str(src)) as inp:
-                for i, frame in enumerate(inp.decode(video=0)):
+                frames = (f.reformat(width=w, height=h, format="yuv420p") for f in inp.decode(video=0))
+                for i, frame in enumerate(frames if step == 1 else _paced(frames, step)):
                     if i % every:
                         continue
-                    frame = frame.reformat(width=w, height=h, format="yuv420p")
                     _encode_frame(out, stream, frame, n, rate)
                     n += 1
                     if progress and n % 25 == 0:
@@ -99,6 +104,30 @@ def transcode_h264(src: Path, dst: Path, *, width: int | None = None, height: in
     if progress:
         progress(1.0)
     return dst
+
+
+def _paced(frames: Iterator[av.VideoFrame], step: Fraction) -> Iterator[av.VideoFrame]:
+    """One frame every ``step`` source frames (yuv420p), on the source's timeline: each the blend of the two
+    source frames it falls between, weighted by how near it is to each."""
+    import cv2
+
+    planes: Iterator[np.ndarray] = (f.to_ndarray() for f in frames)
+    a, b = next(planes, None), next(planes, None)
+    at = n = 0  # the source index of ``a``; the output frame's
+    while a is not None:
+        pos = n * step
+        while pos >= at + 1 and b is not None:
+            a, b, at = b, next(planes, None), at + 1
+        weight = float(pos - at)
+        picture: np.ndarray
+        if weight == 0:
+            picture = a
+        elif b is None:
+            return  # past the last source frame
+        else:
+            picture = np.asarray(cv2.addWeighted(a, 1 - weight, b, weight, 0), np.uint8)
+        yield av.VideoFrame.from_ndarray(picture, format="yuv420p")
+        n += 1
 
 
 def write_clip(dst: Path, frames: Iterable[np.ndarray], fps: int = 10, gop_seconds: float = 2.0) -> Path:
