@@ -18,6 +18,7 @@ FULL_FRAME_SHARE = 0.55
 MERGE_WASTE = 1.0
 # ByteTrack's second association stage wants the weak detections too.
 TRACKER_FLOOR = 0.2
+_NO_BOXES = np.zeros((0, 4), np.float32)
 
 
 def label_filter(cfg: ObjectsConfig, label: str, key: str, default: float) -> float:
@@ -65,6 +66,7 @@ class DetectionStats:
     crop_passes: int = 0
     skipped: int = 0
     coasted: int = 0  # frames whose settled tracks were carried on their predictions
+    still_checks: int = 0  # frames that looked again at tracks not seen in the frame before
     pixels: int = 0  # model input pixels (padding included), the cost driver
 
 
@@ -84,19 +86,29 @@ class ObjectFinder:
         self.max_area = np.array([label_filter(cfg, label, "max_area", 1.0) * area for label in detector.labels])
         self.mask = mask  # frame-size uint8, 1 where objects are ignored
         self._last_full: float | None = None
+        self._last_still: float | None = None
         self._coasting = 0  # frames in a row left to the tracker
         self.stats = DetectionStats()
 
-    def find(self, image: np.ndarray, t: float, motion: Motion | None, track_boxes: np.ndarray) -> Detections:
-        """Detections in frame pixels, already filtered by label, score, area and mask."""
+    def find(self, image: np.ndarray, t: float, motion: Motion | None, track_boxes: np.ndarray,
+             unseen: np.ndarray = _NO_BOXES, new: np.ndarray = _NO_BOXES) -> Detections:
+        """Detections in frame pixels, already filtered by label, score, area and mask.
+
+        Besides where something moves: ``unseen``, boxes of the tracks not seen in the last frame, looked at again
+        every ``still_interval`` (all at once, so that a whole frame is run instead when that is cheaper), and
+        ``new``, what the last frame's detections started, looked at again at once so that it becomes a track."""
         self.stats.frames += 1
         due = self._last_full is None or t - self._last_full >= self.cfg.full_frame_interval
         if not self.cfg.motion_gated or motion is None or due:
             return self._full(image, t)
-        if not motion.any:
+        look = new
+        if len(unseen) and (self._last_still is None or t - self._last_still >= self.cfg.still_interval):
+            look, self._last_still = np.concatenate([new, unseen]), t
+            self.stats.still_checks += 1
+        if not motion.any and not len(look):
             self.stats.skipped += 1
             return Detections.empty()
-        regions = self._regions(motion.boxes, track_boxes)
+        regions = self._regions(np.concatenate([motion.boxes, look]), track_boxes)
         if (regions[:, 2] - regions[:, 0]).dot(regions[:, 3] - regions[:, 1]) > FULL_FRAME_SHARE * self.width * \
                 self.height:
             return self._full(image, t)
@@ -149,7 +161,7 @@ class ObjectFinder:
         return start, start + span, fitted if span * self.scale >= fitted - 0.5 else max(1, round(span * self.scale))
 
     def _full(self, image: np.ndarray, t: float) -> Detections:
-        self._last_full = t
+        self._last_full = self._last_still = t
         self.stats.full_passes += 1
         stride = self.detector.stride  # the model's input is padded to whole strides
         self.stats.pixels += (-(-round(self.width * self.scale) // stride) * stride
@@ -157,7 +169,8 @@ class ObjectFinder:
         return self._keep(self.detector.detect(image, TRACKER_FLOOR))
 
     def _regions(self, motion_boxes: np.ndarray, track_boxes: np.ndarray) -> np.ndarray:
-        """Motion boxes (and the tracks they touch) grown by a margin the model needs for context."""
+        """Motion boxes (and the tracks they touch) grown by a margin the model needs for context. A still track's
+        own box comes in as a motion box: it touches itself."""
         boxes = motion_boxes
         if len(track_boxes):
             touching = _overlaps(track_boxes, motion_boxes).any(1)

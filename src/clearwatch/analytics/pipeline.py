@@ -159,7 +159,8 @@ class CameraAnalytics:
                 c2 = time.thread_time()
                 seen, ended = self.tracker.carry(carried, frame)
             else:
-                dets = self.finder.find(frame.image, t, motion, self.tracker.boxes())
+                dets = self.finder.find(frame.image, t, motion, self.tracker.boxes(), self.tracker.unseen(),
+                                        self.tracker.new_boxes)
                 c2 = time.thread_time()
                 seen, ended = self.tracker.update(dets, frame)
             c3 = time.thread_time()

@@ -82,13 +82,23 @@ class ObjectTracker:
             high_conf_det_threshold=min_score,
             minimum_consecutive_frames=1,
         )
+        self.min_score = min_score
         self.tracks: dict[int, Track] = {}
+        # ByteTrack gives a track its id at its second sighting: what the last detections started, to be looked at
+        # again at once (something standing still has no motion to lead the detector back to it)
+        self.new_boxes = np.zeros((0, 4), np.float32)
         self._last_t: float | None = None
 
     def boxes(self) -> np.ndarray:
         if not self.tracks:
             return np.zeros((0, 4), np.float32)
         return np.array([t.box for t in self.tracks.values()], np.float32)
+
+    def unseen(self) -> np.ndarray:
+        """Boxes of the tracks that the last frame did not see: standing still where no motion led the detector,
+        or gone (until ``lost_after`` ends them)."""
+        boxes = [tr.box for tr in self.tracks.values() if tr.last != self._last_t]
+        return np.array(boxes, np.float32).reshape(-1, 4)
 
     def predicted(self, t: float, min_hits: int) -> Carried:
         """Of the tracks seen in the last frame: where the settled ones (``min_hits`` sightings, moved) will be at
@@ -150,6 +160,7 @@ class ObjectTracker:
             quality = _quality(box, float(score), w, h)
             if quality > tr.best_quality:
                 tr.best_quality, tr.best_image, tr.best_box = quality, frame.image, tr.box
+        self.new_boxes = tracked.xyxy[(ids < 0) & (scores >= self.min_score)].astype(np.float32).reshape(-1, 4)
         return seen, self._ended(t)
 
     def _ended(self, t: float) -> list[Track]:

@@ -75,13 +75,27 @@ class ObjectsConfig(Section):
     min_score: float = Field(default=0.45, ge=0, le=1)
     filters: dict[str, ObjectFilter] = Field(default_factory=dict)
     motion_gated: bool = Field(default=True, description="Run the detector only where something moves.")
-    full_frame_interval: Duration = Field(default=2.0, ge=0, description="Whole-frame pass for still objects.")
+    full_frame_interval: Duration = Field(
+        default=10.0, ge=0, description="Whole-frame pass: finds what is there without having moved (what moves is "
+        "looked at where it moves, and what stands still once tracked is looked at again by `still_interval`).")
+    still_interval: Duration = Field(
+        default=1.0, gt=0, description="Tracks not seen in the last frame (standing, parked, or gone) are looked at "
+        "again this often, the detector on their own boxes: that keeps what stands still tracked. Less than "
+        "`lost_after`.")
     tracked_interval: int = Field(
         default=2, ge=1, le=10, description="While everything that moves lies where settled tracks are about to "
         "be (and near no track that is new or has not moved), run the detector on one frame in N and carry the "
         "tracks on their own motion through the others (1: every frame). Motion anywhere else is looked at at once.")
     min_frames: int = Field(default=3, ge=1, le=100, description="Detections before a track becomes an event.")
     lost_after: Duration = Field(default=3.0, gt=0, description="A track unseen this long has ended.")
+
+    @model_validator(mode="after")
+    def _still_before_lost(self) -> ObjectsConfig:
+        if self.still_interval >= self.lost_after:
+            raise ValueError(f"still_interval ({self.still_interval:g} s) must be less than lost_after "
+                             f"({self.lost_after:g} s), or a track that stands still ends before it is looked at "
+                             "again")
+        return self
 
     @field_validator("detector")
     @classmethod
