@@ -194,6 +194,8 @@ def service_child(main: Path, sub: Path | None, fps: float, seconds: float, data
         time.sleep(seconds)
         c1, t1, th1 = _own_cpu(), time.monotonic(), _thread_cpu()
         p1, f1 = unit.camera.packets, unit.analytics.times.frames if unit.analytics else 0
+        finder = unit.analytics.finder if unit.analytics else None
+        model_pixels = finder.stats.pixels / max(1, finder.stats.frames) if finder is not None else 0.0
     finally:
         svc.stop()
         server.stop()
@@ -201,7 +203,7 @@ def service_child(main: Path, sub: Path | None, fps: float, seconds: float, data
     return {"seconds": round(wall, 1), "cpu_per_camera_second": round((c1 - c0) / wall, 4),
             "startup_cpu_seconds": round(startup_cpu, 2), "startup_wall_seconds": round(startup_wall, 2),
             "main_packets_per_s": round((p1 - p0) / wall, 1), "analysed_fps": round((f1 - f0) / wall, 2),
-            "recorded_segments": len(svc.index.list()),
+            "recorded_segments": len(svc.index.list()), "model_pixels_per_frame": int(model_pixels),
             "threads_cpu_per_camera_second": _split(th0, th1, wall),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
