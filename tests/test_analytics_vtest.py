@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from clearwatch.analytics import CameraAnalytics, Detector, iter_file_frames
-from clearwatch.analytics.offline import CollectingSink, analyze_file
+from clearwatch.analytics.offline import CollectingSink
 from clearwatch.config import CameraConfig
 from clearwatch.config.analytics import LineConfig, MotionConfig, ObjectsConfig
 from clearwatch.media import write_clip
