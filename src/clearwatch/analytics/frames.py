@@ -53,11 +53,13 @@ FAST_SHRINK = 2.0
 
 def frame_bgr(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     """``frame`` as a BGR picture of ``size`` (width, height)."""
+    # one thread: left to choose, swscale starts a pool of threads for every frame (each decoded frame brings its
+    # own converter), which cost more than the conversion — 1080p to 640x360 took 3.3–3.6 ms instead of 1.3–1.6
     if (frame.width, frame.height) == size:
-        return frame.to_ndarray(format="bgr24")
+        return frame.to_ndarray(format="bgr24", threads=1)
     if frame.width < FAST_SHRINK * size[0]:
-        return cv2.resize(frame.to_ndarray(format="bgr24"), size, interpolation=cv2.INTER_LINEAR)
-    return frame.to_ndarray(format="bgr24", width=size[0], height=size[1])
+        return cv2.resize(frame.to_ndarray(format="bgr24", threads=1), size, interpolation=cv2.INTER_LINEAR)
+    return frame.to_ndarray(format="bgr24", width=size[0], height=size[1], threads=1)
 
 
 # FFmpeg's name for "skip the loop filter on every frame that is not intra-coded"
