@@ -82,7 +82,6 @@ class ObjectTracker:
             high_conf_det_threshold=min_score,
             minimum_consecutive_frames=1,
         )
-        self.min_score = min_score
         self.tracks: dict[int, Track] = {}
         # ByteTrack gives a track its id at its second sighting: what the last detections started, to be looked at
         # again at once (something standing still has no motion to lead the detector back to it)
@@ -160,7 +159,8 @@ class ObjectTracker:
             quality = _quality(box, float(score), w, h)
             if quality > tr.best_quality:
                 tr.best_quality, tr.best_image, tr.best_box = quality, frame.image, tr.box
-        self.new_boxes = tracked.xyxy[(ids < 0) & (scores >= self.min_score)].astype(np.float32).reshape(-1, 4)
+        started = (ids < 0) & (scores >= self._tracker.track_activation_threshold)  # ByteTrack's own rule
+        self.new_boxes = tracked.xyxy[started].astype(np.float32).reshape(-1, 4)
         return seen, self._ended(t)
 
     def _ended(self, t: float) -> list[Track]:
