@@ -18,6 +18,9 @@ FULL_FRAME_SHARE = 0.55
 MERGE_WASTE = 1.0
 # ByteTrack's second association stage wants the weak detections too.
 TRACKER_FLOOR = 0.2
+# Crops are scaled as YOLOX's own preprocessing scales its training pictures (bilinear). Area averaging at the
+# ~0.65 ratio a 640-wide frame needs is 7-10 times dearer.
+RESIZE = cv2.INTER_LINEAR
 _NO_BOXES = np.zeros((0, 4), np.float32)
 
 
@@ -139,7 +142,7 @@ class ObjectFinder:
             (cx1, cx2, cw), (cy1, cy2, ch) = self._fit(x1, x2, self.width), self._fit(y1, y2, self.height)
             crop = image[cy1:cy2, cx1:cx2]
             if (cw, ch) != (cx2 - cx1, cy2 - cy1):
-                crop = cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA)
+                crop = cv2.resize(crop, (cw, ch), interpolation=RESIZE)
             self.stats.crop_passes += 1
             self.stats.pixels += cw * ch
             parts.append(self.detector.detect(crop, TRACKER_FLOOR).shifted(cx1, cy1, cw / (cx2 - cx1),

@@ -57,7 +57,7 @@ class YoloxDetector:
         nh, nw = max(1, round(h * r)), max(1, round(w * r))
         ph, pw = -(-nh // self.stride) * self.stride, -(-nw // self.stride) * self.stride
         canvas = np.full((ph, pw, 3), PAD_VALUE, np.uint8)
-        canvas[:nh, :nw] = image if r == 1.0 else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        canvas[:nh, :nw] = image if r == 1.0 else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         blob = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32)
         out = self.session.run(None, {self.input_name: blob})[0][0]
         # a score is objectness times a class probability, so it is never above the objectness: the class
