@@ -11,6 +11,7 @@ import pytest
 
 from clearwatch.analytics.detectors.base import nms
 from clearwatch.analytics.frames import decoder_options, detect_size, frame_bgr, iter_file_frames
+from clearwatch.analytics.motion import blob_boxes
 from clearwatch.analytics.objects import merge_regions
 from clearwatch.media import write_clip
 
@@ -98,3 +99,45 @@ def test_nms_follows_the_plain_rule(seed: int) -> None:
     scores = rng.permutation(np.linspace(0.2, 0.99, n)).astype(np.float32)  # no ties: one right order
     classes = rng.integers(0, 3, n).astype(np.int32)
     assert sorted(nms(boxes, scores, classes, 0.45).tolist()) == sorted(_plain_nms(boxes, scores, classes, 0.45))
+
+
+def _blobs_by_flood(mask: np.ndarray, min_pixels: int) -> set[tuple[int, int, int, int]]:
+    """The plain rule: each 8-connected blob's bounding box (x2, y2 exclusive), by flood fill."""
+    seen = np.zeros_like(mask, bool)
+    out = set()
+    h, w = mask.shape
+    for y0, x0 in zip(*np.nonzero(mask), strict=True):
+        if seen[y0, x0]:
+            continue
+        stack, pixels = [(y0, x0)], []
+        seen[y0, x0] = True
+        while stack:
+            y, x = stack.pop()
+            pixels.append((y, x))
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ny, nx = y + dy, x + dx
+                    if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        stack.append((ny, nx))
+        if len(pixels) >= min_pixels:
+            ys, xs = zip(*pixels, strict=True)
+            out.add((min(xs), min(ys), max(xs) + 1, max(ys) + 1))
+    return out
+
+
+@pytest.mark.parametrize(("shape", "density"), [((90, 160), 0.03), ((180, 320), 0.3), ((13, 7), 0.5)])
+def test_motion_blobs_are_the_8_connected_blobs_big_enough(shape: tuple[int, int], density: float) -> None:
+    mask = (np.random.default_rng(7).random(shape) < density).astype(np.uint8)
+    boxes = blob_boxes(mask, 3)
+    assert boxes.dtype == np.float32
+    assert {tuple(int(v) for v in b) for b in boxes} == _blobs_by_flood(mask, 3)
+
+
+def test_motion_blobs_of_a_mask_too_big_for_16_bit_labels() -> None:
+    # 600x600: a checkerboard of lone pixels would be 90,000 blobs, past what 16-bit labels can count
+    mask = np.zeros((600, 600), np.uint8)
+    mask[::2, ::2] = 1
+    boxes = blob_boxes(mask, 1)
+    assert len(boxes) == 90_000
+    assert boxes[:, 2].max() == 599 and boxes[:, 3].max() == 599
