@@ -8,7 +8,7 @@ import pytest
 
 from clearwatch.analytics.detectors import Detections
 from clearwatch.analytics.motion import Motion
-from clearwatch.analytics.objects import ObjectFinder
+from clearwatch.analytics.objects import CALL_PIXELS, ObjectFinder
 from clearwatch.config.analytics import ObjectsConfig
 
 LABELS = ("person", "car")
@@ -72,3 +72,28 @@ def test_the_model_sees_whole_strides_and_boxes_come_back_in_frame_pixels() -> N
     assert any(b[0] <= 300 and b[2] >= 340 and b[1] <= 200 and b[3] >= 300 for b in found.boxes)
     assert any(b[0] <= 10 and b[2] >= 50 and b[1] <= 10 and b[3] >= 60 for b in found.boxes)
     assert f.stats.pixels - before == sum(h * w for h, w in det.shapes)
+
+
+def test_crops_run_unless_they_would_cost_the_detector_more_than_a_whole_frame() -> None:
+    f, det = finder()
+    image = np.zeros((480, 640, 3), np.uint8)
+    none = np.zeros((0, 4), np.float32)
+    grey = np.zeros((240, 320), np.uint8)
+    f.find(image, 0.0, None, none)
+    assert f._full_pixels == 416 * 320  # what the whole 640x480 frame is in the model
+
+    def moving(*boxes: tuple[float, float, float, float]) -> Motion:
+        return Motion(np.array(boxes, np.float32), 0.1, grey, grey, 2.0)
+
+    # four blobs apart, a third of the picture between them: crops, however much of the frame they span
+    det.shapes.clear()
+    f.find(image, 0.2, moving((20, 20, 120, 200), (500, 20, 600, 200), (20, 280, 120, 460), (500, 280, 600, 460)),
+           none)
+    assert len(det.shapes) == 4 and f.stats.full_passes == 1
+    crop_cost = sum(h * w + CALL_PIXELS for h, w in det.shapes)
+    assert crop_cost < f._full_pixels
+    # a crowd: twelve blobs apart, each crop cheap, but together (with a call each) dearer than the frame
+    det.shapes.clear()
+    crowd = [(x + 30, y + 30, x + 130, y + 130) for x in range(0, 640, 160) for y in range(0, 480, 160)]
+    f.find(image, 0.4, moving(*crowd), none)
+    assert det.shapes == [(480, 640)] and f.stats.full_passes == 2

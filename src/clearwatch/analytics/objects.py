@@ -11,8 +11,10 @@ from clearwatch.analytics.detectors import Detections, Detector, nms
 from clearwatch.analytics.motion import Motion
 from clearwatch.config.analytics import ObjectsConfig
 
-# Above this share of the frame a single whole-frame pass is cheaper than crops.
-FULL_FRAME_SHARE = 0.55
+# What one more detector call costs beside its pixels, counted in pixels: onnxruntime's fixed cost per run of
+# YOLOX-nano (~0.3 ms) at its cost per input pixel (~0.09 us). Crops cheaper than a whole frame by this
+# reckoning are run as crops.
+CALL_PIXELS = 3_300
 # A merged crop may hold this much more than its parts (their overlap is counted twice, so the union of two
 # boxes that overlap heavily is always cheaper).
 MERGE_WASTE = 1.0
@@ -91,6 +93,9 @@ class ObjectFinder:
         self._last_full: float | None = None
         self._last_still: float | None = None
         self._coasting = 0  # frames in a row left to the tracker
+        stride = detector.stride  # the model's input is padded to whole strides
+        self._full_pixels = (-(-round(self.width * self.scale) // stride) * stride
+                             * -(-round(self.height * self.scale) // stride) * stride)
         self.stats = DetectionStats()
 
     def find(self, image: np.ndarray, t: float, motion: Motion | None, track_boxes: np.ndarray,
@@ -111,11 +116,11 @@ class ObjectFinder:
         if not motion.any and not len(look):
             self.stats.skipped += 1
             return Detections.empty()
-        regions = self._regions(np.concatenate([motion.boxes, look]), track_boxes)
-        if (regions[:, 2] - regions[:, 0]).dot(regions[:, 3] - regions[:, 1]) > FULL_FRAME_SHARE * self.width * \
-                self.height:
+        crops = [(self._fit(x1, x2, self.width), self._fit(y1, y2, self.height))
+                 for x1, y1, x2, y2 in self._regions(np.concatenate([motion.boxes, look]), track_boxes)]
+        if sum(cw * ch + CALL_PIXELS for (_, _, cw), (_, _, ch) in crops) >= self._full_pixels:
             return self._full(image, t)
-        return self._crops(image, regions)
+        return self._crops(image, crops)
 
     def carry(self, t: float, motion: Motion | None, predicted: np.ndarray, others: np.ndarray) -> bool:
         """May this frame go without the detector, its settled tracks carried on their ``predicted`` boxes
@@ -136,10 +141,11 @@ class ObjectFinder:
         self.stats.coasted += 1
         return True
 
-    def _crops(self, image: np.ndarray, regions: np.ndarray) -> Detections:
+    def _crops(self, image: np.ndarray, crops: list[tuple[tuple[int, int, int], tuple[int, int, int]]]
+               ) -> Detections:
+        """Detections in ``crops``, each ((x1, x2, model width), (y1, y2, model height)) as ``_fit`` gives them."""
         parts = []
-        for x1, y1, x2, y2 in regions:
-            (cx1, cx2, cw), (cy1, cy2, ch) = self._fit(x1, x2, self.width), self._fit(y1, y2, self.height)
+        for (cx1, cx2, cw), (cy1, cy2, ch) in crops:
             crop = image[cy1:cy2, cx1:cx2]
             if (cw, ch) != (cx2 - cx1, cy2 - cy1):
                 crop = cv2.resize(crop, (cw, ch), interpolation=RESIZE)
@@ -166,9 +172,7 @@ class ObjectFinder:
     def _full(self, image: np.ndarray, t: float) -> Detections:
         self._last_full = self._last_still = t
         self.stats.full_passes += 1
-        stride = self.detector.stride  # the model's input is padded to whole strides
-        self.stats.pixels += (-(-round(self.width * self.scale) // stride) * stride
-                              * -(-round(self.height * self.scale) // stride) * stride)
+        self.stats.pixels += self._full_pixels
         return self._keep(self.detector.detect(image, TRACKER_FLOOR))
 
     def _regions(self, motion_boxes: np.ndarray, track_boxes: np.ndarray) -> np.ndarray:
