@@ -12,7 +12,6 @@ from typing import cast
 
 import av
 import av.error
-import cv2
 import numpy as np
 
 from clearwatch.errors import ClearwatchError
@@ -44,22 +43,16 @@ def detect_size(width: int, height: int, target_width: int) -> tuple[int, int]:
     return w & ~1, h & ~1
 
 
-# A picture that shrinks a little (vtest.avi's 768 → 640): swscale's conversion at full size and OpenCV's bilinear
-# resize cost 1.5 ms where swscale's combined convert-and-scale costs 2.3. For a big reduction (1080p → 640)
-# swscale's filtered scaling is as cheap and does not alias. (OpenCV's own YUV conversion is cheaper still, but
-# its colours differ from swscale's enough to change what the detector finds near its threshold.)
-FAST_SHRINK = 2.0
-
-
 def frame_bgr(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     """``frame`` as a BGR picture of ``size`` (width, height)."""
     # one thread: left to choose, swscale starts a pool of threads for every frame (each decoded frame brings its
     # own converter), which cost more than the conversion — 1080p to 640x360 took 3.3–3.6 ms instead of 1.3–1.6
     if (frame.width, frame.height) == size:
         return frame.to_ndarray(format="bgr24", threads=1)
-    if frame.width < FAST_SHRINK * size[0]:
-        return cv2.resize(frame.to_ndarray(format="bgr24", threads=1), size, interpolation=cv2.INTER_LINEAR)
-    return frame.to_ndarray(format="bgr24", width=size[0], height=size[1], threads=1)
+    # swscale's area averaging, converting and scaling in one pass, is the cheapest way down that does not alias:
+    # 1080p to 640x360 in 0.8 ms (its bilinear 1.1), vtest's 768x576 to 640x480 in 0.5-0.6 ms (converting whole
+    # and OpenCV's bilinear resize 0.8-1.0)
+    return frame.to_ndarray(format="bgr24", width=size[0], height=size[1], threads=1, interpolation="AREA")
 
 
 # FFmpeg's name for "skip the loop filter on every frame that is not intra-coded"
