@@ -184,8 +184,10 @@ class ObjectFinder:
             boxes = np.concatenate([boxes, track_boxes[touching]])
         w = boxes[:, 2] - boxes[:, 0]
         h = boxes[:, 3] - boxes[:, 1]
-        # context around the blob, and at least one model stride of it in crop pixels
-        margin = np.maximum(0.2 * np.maximum(w, h), 0.5 * self.detector.stride / self.scale)
+        # context around the blob, and at least one model stride of it in crop pixels. A tenth of the blob's longer
+        # side, not a fifth: big blobs are mostly groups, already padded by motion's dilation; people of 110+ px
+        # cropped from vtest score the same either way (0.693 vs 0.696 on 32), for 10% fewer detector pixels
+        margin = np.maximum(0.1 * np.maximum(w, h), 0.5 * self.detector.stride / self.scale)
         grown = np.column_stack([boxes[:, 0] - margin, boxes[:, 1] - margin, boxes[:, 2] + margin,
                                  boxes[:, 3] + margin])
         grown = np.clip(grown, 0, [self.width, self.height, self.width, self.height])
