@@ -58,6 +58,15 @@ def _open_options(cfg: CameraConfig) -> dict[str, str]:
     return opts
 
 
+def _read_timeout(cfg: CameraConfig, options: dict[str, str]) -> float | None:
+    """PyAV's own timeout while streaming, where FFmpeg has none of its own for the protocol. PyAV checks it in an
+    interrupt callback that takes the GIL: FFmpeg calls it at every socket read, three for each RTP packet over
+    TCP, and each call waited for the frame thread to let go of the GIL (~1,000 hand-offs a second per camera)."""
+    if cfg.is_file or "timeout" in options or "rw_timeout" in options:
+        return None
+    return cfg.stall_timeout
+
+
 def describe_error(exc: BaseException, url: str) -> str:
     """A one-line reason without the camera password."""
     if isinstance(exc, av.error.FFmpegError):
@@ -150,10 +159,11 @@ class Camera(threading.Thread):
         if self.health.state is not CameraState.STALLED:  # a stall stays visible until video returns
             self.health.set_state(CameraState.CONNECTING)
         source = str(self.cfg.file_path) if self.cfg.is_file else self.cfg.url
+        options = _open_options(self.cfg)
         container = av.open(
             source,
-            options=_open_options(self.cfg),
-            timeout=(self.cfg.open_timeout, self.cfg.stall_timeout),
+            options=options,
+            timeout=(self.cfg.open_timeout, _read_timeout(self.cfg, options)),
         )
         connected = False
         try:
