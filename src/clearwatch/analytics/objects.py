@@ -128,7 +128,8 @@ class ObjectFinder:
         moves lies where they are about to be and touches none of the ``others`` (new or standing tracks, which
         still need the detector): people walking are most of a busy scene's motion, and their own motion carries
         them through a frame as well as a detection would. (Looking only at the rest of the motion, and giving
-        ByteTrack half a frame, lost 40% of the people: all or nothing.)"""
+        ByteTrack half a frame, lost 40% of the people; giving it the carried tracks at their predicted boxes kept
+        them, for 8% fewer detector pixels, but split a tenth more people into two tracks: all or nothing.)"""
         due = self._last_full is None or t - self._last_full >= self.cfg.full_frame_interval
         if (due or not self.cfg.motion_gated or motion is None or not motion.any or not len(predicted)
                 or self._coasting + 1 >= self.cfg.tracked_interval
