@@ -29,6 +29,9 @@ from tests.support.sound_clip import BEEP_HZ, beep_onsets, peak_hz, sound_of, wi
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
+# Longer than this module runs on a loaded machine: a clip that ends mid-test reconnects every camera at once, and a
+# whole-suite CI run once took the module past the 40 s these clips used to be (the live sound then came too late).
+SOUND_SECONDS = 150
 # camera → (clip's sound, record.audio, the codec it is recorded as)
 CAMERAS = {
     "talk": ("aac", True, "aac"),
@@ -58,8 +61,8 @@ def site(h264_clip: Path, tmp_path_factory: pytest.TempPathFactory, output_dir: 
         if sound is None:
             clips[name] = h264_clip
             continue
-        path = MEDIA_CACHE / f"vtest-40s-{sound}.{'mov' if sound == 'pcm_mulaw' else 'mp4'}"
-        clips[name] = path if path.exists() else with_sound(h264_clip, path, sound)
+        path = MEDIA_CACHE / f"vtest-{SOUND_SECONDS}s-{sound}.{'mov' if sound == 'pcm_mulaw' else 'mp4'}"
+        clips[name] = path if path.exists() else with_sound(h264_clip, path, sound, SOUND_SECONDS)
     server = RtspServer(clips, log_dir=output_dir)
     server.start()
     lines = [f"data_dir: {tmp / 'data'}", "storage: {min_free: 0}", "web: {port: 0}",
