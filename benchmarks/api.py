@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import threading
@@ -24,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
@@ -262,7 +261,7 @@ def main() -> None:
     for k, ok in targets.items():
         console.print(f"target {k}: " + ("[green]met[/green]" if ok else "[red]not met[/red]"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "results": results,
+    args.out.write_text(json.dumps({**describe(), "results": results,
                                     "targets": targets}, indent=2, default=str))
     console.print(f"wrote {args.out}")
 

@@ -10,8 +10,8 @@ import argparse
 import csv
 import json
 import os
-import platform
 import resource
+import sys
 import time
 from itertools import combinations
 from pathlib import Path
@@ -23,7 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CLEARWATCH_SHARED", ROOT.parent / "shared"))
 FACES = SHARED / "data/faces"
+sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -201,7 +203,7 @@ def main() -> None:
         console.print(f"target {k}: " + ("[green]met[/green]" if ok else "[red]not met[/red]"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "machine": platform.platform(), "cpus": os.cpu_count(), "faiss_threads": faiss.omp_get_max_threads(),
+        **describe(), "faiss_threads": faiss.omp_get_max_threads(),
         "speed": sp, "verification": acc, "identification": ident, "targets": targets,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }, indent=2))

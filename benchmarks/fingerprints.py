@@ -11,13 +11,17 @@ import argparse
 import itertools
 import json
 import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import describe  # noqa: E402
+
 SHARED = Path(os.environ.get("CLEARWATCH_SHARED", ROOT.parent / "shared"))
 FVC = SHARED / "data/fingerprints/fvc2002"
 DPI = {"DB1_B": 500.0, "DB2_B": 569.0, "DB3_B": 500.0, "DB4_B": 500.0}  # from the FVC2002 report
@@ -168,7 +172,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/fingerprints.json")
     args = ap.parse_args()
-    report: dict[str, object] = {"machine": platform.platform(), "cpus": os.cpu_count()}
+    report: dict[str, object] = describe()
     templates: dict[str, dict[tuple[int, int], object]] = {}
     everything: dict[tuple[str, str, int, int], object] = {}
     for iso in (False, True):

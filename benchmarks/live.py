@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -330,7 +330,7 @@ def main() -> int:
                   f"{glass['delay_p99_ms']} ms", f"{glass['delay_min_ms']} ms", f"{glass['first_picture_s']} s")
         console.print(t)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": platform.platform(), "seconds": args.seconds, "results": results,
+    args.out.write_text(json.dumps({**describe(), "seconds": args.seconds, "results": results,
                                     "glass_to_glass": glass}, indent=2))
     console.print(f"wrote {args.out}")
     return 0

@@ -42,6 +42,7 @@ SHARED = Path(os.environ.get("CLEARWATCH_SHARED", ROOT.parent / "shared"))
 os.environ.setdefault("CLEARWATCH_MODELS", str(SHARED / "models"))
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -331,7 +332,7 @@ def main() -> None:
     if not args.clip.is_file():
         sys.exit(f"clip not found: {args.clip} (set CLEARWATCH_SHARED)")
     media = clips(args.clip)
-    report: dict[str, object] = {"detect_fps": args.fps, "machine": platform.platform(), "cpus": os.cpu_count(),
+    report: dict[str, object] = {"detect_fps": args.fps, **describe(),
                                  "python": platform.python_version(), "targets": TARGETS}
     with tempfile.TemporaryDirectory(prefix="cw-bench-pipeline-") as tmp:
         work = Path(tmp)
@@ -403,6 +404,10 @@ def main() -> None:
     met["recall"] = r_b >= TARGETS["recall"]
     console.print(f"recall {r_b:.3f} (target >= {TARGETS['recall']}): "
                   + ("[green]met[/green]" if met["recall"] else "[red]not met[/red]"))
+    cpu_flags = report["cpu_flags"]
+    assert isinstance(cpu_flags, list)
+    console.print(f"on {report['cpu']} ({report['cpus']} CPUs; {' '.join(cpu_flags) or 'no AVX2'}): figures from "
+                  "another processor are not comparable")
     for r in by_mode.values():
         r.pop("paths")
     report.update({"analyze": commands, "service": services, "in_process": by_mode,

@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from tests.support.servers import RtspServer, rtsp_available  # noqa: E402
@@ -130,7 +131,7 @@ def main() -> int:
                       f"{r['peak_rss_mb']:.0f}")
     console.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
+    args.out.write_text(json.dumps({**describe(), "python": platform.python_version(),
                                     "results": results}, indent=2))
     console.print(f"JSON: {args.out}")
     return 0
