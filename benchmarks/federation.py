@@ -2,8 +2,10 @@
 
 0. ``--sites`` (50) new sites, each its own leaf nats-server with its own stream (as a real site has), and a
    lightweight publisher per site (asyncio, not a whole Clearwatch) sending event messages of the real shape at
-   ``--rate`` (10/s) for 5 s: the delay of a new site's first messages (the central server's sourcing finds a
-   stream made after it started on its next retry), reported apart.
+   ``--rate`` (10/s) for 5 s; each site also answers the central node's pings throughout, as a running site
+   does (the central node judges links, and re-makes stalled sources, by them): the delay of a new site's first
+   messages (the central server's sourcing finds a stream made after it started on its next retry), reported
+   apart.
 1. The same for ``--seconds`` (60) with the link up: end-to-end delay from publishing at the site to
    the row committed in the central database (p50 / p99), and the central apply rate.
 2. The hub stopped for ``--outage`` seconds (300) while the sites keep publishing into their own streams, then
@@ -25,17 +27,18 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
@@ -44,8 +47,14 @@ from tests.support.servers import throwaway_postgres_db  # noqa: E402
 
 from clearwatch.config import Config  # noqa: E402
 from clearwatch.federation import CentralNode  # noqa: E402
-from clearwatch.federation.link import connect  # noqa: E402
-from clearwatch.federation.subjects import CENTRAL_STREAM, message_id, site_stream, site_subject  # noqa: E402
+from clearwatch.federation.link import LoopThread, connect  # noqa: E402
+from clearwatch.federation.subjects import (  # noqa: E402
+    CENTRAL_STREAM,
+    message_id,
+    request_subject,
+    site_stream,
+    site_subject,
+)
 from clearwatch.storage import Database, EventRecord  # noqa: E402
 from clearwatch.storage.models import FedSite  # noqa: E402
 
@@ -87,21 +96,65 @@ async def publisher(topo: Topology, site: str, rate: float, stop: asyncio.Event,
     await nc.close()
 
 
+class Responders:
+    """Every site's answer to the central node's pings, for the whole run, on a loop of its own: a site that is
+    up answers whether or not it is publishing."""
+
+    def __init__(self, topo: Topology, sites: list[str]):
+        self.loop = LoopThread("bench-responders")
+        self.clients = self.loop.run(self._start(topo, sites), 60)
+
+    async def _start(self, topo: Topology, sites: list[str]) -> list[Any]:
+        clients = []
+        for site in sites:
+            conf = Config.model_validate({"site": {"name": site, "nats": topo.site_link(site)}}).site.nats
+            assert conf is not None
+            nc = await connect(conf, name=f"bench-{site}-pings")
+
+            async def pong(msg: Any, site: str = site) -> None:
+                await msg.respond(json.dumps({"site": site, "key": "health", "time": time.time(), "cameras": [],
+                                              "cameras_up": 0}).encode())
+
+            await nc.subscribe(request_subject(site, "ping"), cb=pong)
+            clients.append(nc)
+        return clients
+
+    def close(self) -> None:
+        async def close() -> None:
+            for nc in self.clients:
+                await nc.close()
+
+        self.loop.run(close(), 30)
+        self.loop.stop()
+
+
 async def run_publishers(topo: Topology, sites: list[str], rate: float, seconds_at: list[tuple[float, str]],
-                         sent: list[tuple[str, float]]) -> None:
-    """Publish until the schedule ends; ``seconds_at``: (seconds from start, 'hub-stop' | 'hub-start' | 'end')."""
+                         sent: list[tuple[str, float]], db: Database | None = None,
+                         node: CentralNode | None = None) -> dict[str, Any]:
+    """Publish until the schedule ends; ``seconds_at``: (seconds from start, 'hub-stop' | 'hub-start' | 'end').
+    Where the schedule restarts the hub: what the central stream held when it stopped, what the central node had
+    applied before it came back (nothing changes while the hub is down), the CPU used so far, and when the hub was
+    back (monotonic)."""
     stop = asyncio.Event()
+    marks: dict[str, Any] = {}
     tasks = [asyncio.ensure_future(publisher(topo, s, rate, stop, sent)) for s in sites]
     t0 = time.monotonic()
     loop = asyncio.get_running_loop()
     for at, what in seconds_at:
         await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
         if what == "hub-stop":
+            if node is not None:
+                marks["held"] = await loop.run_in_executor(None, in_central, node)
             await loop.run_in_executor(None, topo.hub.stop)
         elif what == "hub-start":
+            if db is not None:
+                marks["applied"] = await loop.run_in_executor(None, applied, db)
+            marks["cpu"] = cpu_seconds()
             await loop.run_in_executor(None, topo.hub.start)
+            marks["back"] = time.monotonic()
     stop.set()
     await asyncio.gather(*tasks)
+    return marks
 
 
 def count(db: Database) -> int:
@@ -170,6 +223,7 @@ def flow(args: argparse.Namespace, url: str, work: Path) -> dict[str, object]:
                                  "central": topo.central_section()})
     node = CentralNode(cfg, db)
     node.start()
+    responders = Responders(topo, sites)
     sent: list[tuple[str, float]] = []
     try:
         # 0: new sites: the central server's sourcing finds a site stream made after it started only on its next
@@ -190,30 +244,29 @@ def flow(args: argparse.Namespace, url: str, work: Path) -> dict[str, object]:
         applied_up = count(db) - warm
         # 2: outage
         console.print(f"hub stopped for {args.outage:.0f} s while the sites publish")
-        asyncio.run(run_publishers(topo, sites, args.rate, [(1.0, "hub-stop"), (1.0 + args.outage, "hub-start"),
-                                                             (1.0 + args.outage + 0.5, "end")], sent))
-        back = time.monotonic()
-        cpu0 = cpu_seconds()
-        before = applied(db)
-        backlog = len(sent) - before
+        # timed from the moment the hub is back, the backlog being everything not applied before it stopped
+        marks = asyncio.run(run_publishers(topo, sites, args.rate, [
+            (1.0, "hub-stop"), (1.0 + args.outage, "hub-start"), (1.0 + args.outage + 0.5, "end")], sent, db, node))
+        back, cpu0 = marks["back"], marks["cpu"]
+        backlog = len(sent) - marks["applied"]
         deadline = back + 900
         # the hub's part: its sourcing re-made for every site stream (nats-server retries a source that failed
         # while the hub was away only after a back-off), then the sites' backlogs copied into the central stream
         resumed: float | None = None  # the central stream grows again
         sourced_all: float | None = None  # the whole backlog in the central stream
-        first: int | None = None
+        # polled from 0.5 s after the hub is back (the publishers' last half second): finer it cannot say
         while applied(db) < len(sent) and time.monotonic() < deadline:
             if sourced_all is None:
                 held = in_central(node)
-                first = first if first is not None or not held else held
-                if resumed is None and first is not None and held > first:
+                if resumed is None and held > marks["held"]:
                     resumed = time.monotonic() - back
                 if held >= len(sent):
                     sourced_all = time.monotonic() - back
             time.sleep(0.1)
         catch_up = time.monotonic() - back
         cpu = {k: round(v - cpu0[k], 1) for k, v in cpu_seconds().items()}
-        resumed = resumed if resumed is not None else 0.0
+        # not seen growing at all: it had grown before the first look, half a second after the hub was back
+        resumed = resumed if resumed is not None else min(0.5, catch_up)
         total = count(db)
         with db.session() as s:
             fed = list(s.scalars(select(FedSite)))
@@ -236,6 +289,7 @@ def flow(args: argparse.Namespace, url: str, work: Path) -> dict[str, object]:
             "gaps": sum(r.gaps for r in fed), "rejected": sum(r.rejected for r in fed),
             "repeats_skipped": sum(r.duplicates for r in fed)}
     finally:
+        responders.close()
         node.stop()
         db.dispose()
         topo.stop()
@@ -305,7 +359,7 @@ def main() -> None:
     ap.add_argument("--skip-flow", action="store_true", help="Only the search part.")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/federation.json")
     args = ap.parse_args()
-    results: dict[str, object] = {"machine": platform.platform(), "cpus": os.cpu_count()}
+    results: dict[str, object] = describe()
     if not args.skip_flow:
         with tempfile.TemporaryDirectory(prefix="cw-bench-fed-") as tmp, throwaway_postgres_db() as url:
             results["flow"] = flow(args, url, Path(tmp))

@@ -160,6 +160,11 @@ def test_link_cut_and_killed_central_lose_and_repeat_nothing(topo: Topology, tmp
         # applied in the site's order: each event's row was last written by a later message than the one before
         ordered = [have[e].version or 0 for e in rigs["north"].produced]
         assert ordered == sorted(ordered) and len(set(ordered)) == len(ordered)
+        # the hub asked each site for its source before the leaf links were back, and would have waited 5 s for an
+        # answer: the central node re-made both sources as soon as their sites answered (and the above shows that
+        # nothing came twice or went missing for it)
+        remade = " ".join(line for line in log.read_text().splitlines() if "re-made" in line)
+        assert all(name in remade for name in SITES), log.read_text()[-3000:]
     finally:
         central.send_signal(signal.SIGTERM)
         central.wait(20)

@@ -4,6 +4,7 @@ write as another site, pictures stay in the site's folder, old versions never re
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,14 @@ def test_an_event_at_a_time_no_clock_holds_is_refused_alone(applier: Applier) ->
     with applier.db.session() as s:
         assert s.get(EventRecord, "fine") is not None and s.get(EventRecord, "far") is None
     assert site_row(applier, "south").last_seq == 2
+
+
+def test_where_each_sites_latest_message_lies_in_the_central_stream(applier: Applier) -> None:
+    """What the central node weighs before re-making a stalled source: how far back the hub would look."""
+    batch = [dataclasses.replace(msg("north", "event", 1, event("n1")), position=7),
+             dataclasses.replace(msg("south", "event", 1, event("s1")), position=8),
+             dataclasses.replace(msg("north", "event", 2, event("n2")), position=9)]
+    applier.apply(batch)
+    assert applier.positions == {"north": 9, "south": 8}
+    applier.apply(batch[:1])  # a replay moves nothing back
+    assert applier.positions == {"north": 9, "south": 8}

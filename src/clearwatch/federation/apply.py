@@ -223,6 +223,9 @@ class Applier:
         self.db = db
         self.snapshots_dir = snapshots_dir
         self.sites = set(sites)
+        # site → the central-stream position of its latest message committed (this process's life only): how far
+        # back the hub would have to look for it (``sources.MAX_SCAN``)
+        self.positions: dict[str, int] = {}
 
     def apply(self, batch: Sequence[Incoming]) -> Applied:
         return self.commit(self.prepare(batch))
@@ -281,6 +284,9 @@ class Applier:
                     s.add(Setting(key=POSITION, value=str(last)))
                 elif int(pos.value) < last:
                     pos.value = str(last)
+        for p in batch:
+            if p.where is not None and p.msg.position > self.positions.get(p.where.site, 0):
+                self.positions[p.where.site] = p.msg.position
         return out
 
     def position(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ from clearwatch.federation import subjects as subj
 from clearwatch.federation.apply import Applier, Incoming
 from clearwatch.federation.link import FederationError, LoopThread, SiteOffline, connect, ensure_stream
 from clearwatch.federation.pull import Puller
+from clearwatch.federation.sources import SourceState, to_remake
 from clearwatch.governance.audit import Actor
 from clearwatch.storage import Database
 from clearwatch.storage.models import FedCommand, FedRecord, FedSite
@@ -31,12 +33,19 @@ from clearwatch.storage.models import FedCommand, FedRecord, FedSite
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js import JetStreamContext
+    from nats.js.api import StreamConfig
 
 log = logging.getLogger(__name__)
-FETCH = 500
+# messages a batch: fetched, applied in one transaction, acknowledged. A 60k backlog (50 sites) drained at
+# 10.7-11.6k messages/s with 500, 12.1-13.9k with 2,000, and no faster with 4,000
+FETCH = 2000
 # how long a fetch waits for a full batch once the stream is drained: nats-py holds what it has until the batch
 # is full or this runs out, so with the link up this bounds the delay a message spends waiting for company
 FETCH_WAIT = 0.1
+# after our own connection returns (a hub restart), links are checked every second for a while: the sites' leaf
+# links come back one by one, and each stalled source is re-made as soon as its site answers
+FAST_PING = 1.0
+FAST_FOR = 20.0
 
 
 @dataclass
@@ -63,6 +72,9 @@ class CentralNode:
         self._stopping = False
         # its own thread: never queued behind requests, pings or exports in the loop's shared executor
         self._apply_thread: ThreadPoolExecutor | None = None
+        self._remade: dict[str, float] = {}  # site → when its source was last re-made (monotonic)
+        self._fast_until = 0.0
+        self._wake: asyncio.Event | None = None
 
     # lifecycle ------------------------------------------------------------------------------------
 
@@ -78,7 +90,8 @@ class CentralNode:
 
     async def _start(self) -> None:
         self._apply_thread = ThreadPoolExecutor(1, thread_name_prefix="central-apply")
-        self.nc = await connect(self.central.nats, name="clearwatch-central")
+        self._wake = asyncio.Event()
+        self.nc = await connect(self.central.nats, name="clearwatch-central", on_change=self._connection)
         self.js = self.nc.jetstream()
         await self._ensure_streams()
         self._tasks = [asyncio.ensure_future(self._apply_loop()), asyncio.ensure_future(self._ping_loop())]
@@ -94,22 +107,11 @@ class CentralNode:
             self._apply_thread = None
 
     async def _ensure_streams(self) -> None:
-        from nats.js.api import (
-            AckPolicy,
-            ConsumerConfig,
-            DeliverPolicy,
-            ExternalStream,
-            StorageType,
-            StreamConfig,
-            StreamSource,
-        )
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
         assert self.js is not None
-        sources = [StreamSource(name=subj.site_stream(s), external=ExternalStream(
-            api=f"$JS.{site_domain(s, c.domain)}.API")) for s, c in self.central.sites.items()]
         streams = [
-            StreamConfig(name=subj.CENTRAL_STREAM, sources=sources, storage=StorageType.FILE,
-                         max_age=7 * 86400.0, description="every site's stream, sourced across the leaf links"),
+            self._central_stream(),
             StreamConfig(name=subj.COMMAND_STREAM, subjects=["cw.cmd.>"], storage=StorageType.FILE,
                          max_age=self.central.commands_max_age, duplicate_window=600.0,
                          description="what the central node tells sites"),
@@ -122,6 +124,14 @@ class CentralNode:
             await self.js.add_consumer(subj.COMMAND_STREAM, ConsumerConfig(
                 durable_name=subj.consumer_name(s), ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
                 filter_subject=f"cw.cmd.{s}.>", ack_wait=60.0, max_deliver=-1))
+
+    def _central_stream(self) -> StreamConfig:
+        from nats.js.api import ExternalStream, StorageType, StreamConfig, StreamSource
+
+        sources = [StreamSource(name=subj.site_stream(s), external=ExternalStream(
+            api=f"$JS.{site_domain(s, c.domain)}.API")) for s, c in self.central.sites.items()]
+        return StreamConfig(name=subj.CENTRAL_STREAM, sources=sources, storage=StorageType.FILE,
+                            max_age=7 * 86400.0, description="every site's stream, sourced across the leaf links")
 
     # applying ------------------------------------------------------------------------------------
 
@@ -147,7 +157,8 @@ class CentralNode:
     async def _apply_loop(self) -> None:
         """Fetch a batch, apply it in its own thread, acknowledge it — one after the other. Overlapping them
         (fetching, or parsing, the next batch while one commits) was measured slower: the threads take turns at
-        Python's GIL, and each of the commit's round trips to the database then waits for its turn."""
+        Python's GIL, and each of the commit's round trips to the database then waits for its turn. (Measured
+        again on another machine with the next batch fetched during the commit: 18.6x real time against 20.6x.)"""
         loop = asyncio.get_running_loop()
         puller: Puller | None = None
         failing = False
@@ -208,7 +219,52 @@ class CentralNode:
                 raise
             except Exception as exc:  # the database is down: the next round tries again
                 log.warning("central node: checking the sites' links: %s", exc)
-            await asyncio.sleep(self.central.ping_interval)
+            if self.nc is not None and self.nc.is_connected:
+                try:
+                    await self._resume_sources()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the central server just went: the next round looks again
+                    log.debug("central node: looking at the central stream's sources: %s", exc)
+            interval = self.central.ping_interval
+            if time.monotonic() < self._fast_until:
+                interval = min(FAST_PING, interval)
+            assert self._wake is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+
+    def _connection(self, up: bool) -> None:
+        """Our own connection to the central server dropped or returned (called in the loop)."""
+        if up and self._wake is not None:
+            self._fast_until = time.monotonic() + FAST_FOR
+            self._wake.set()
+
+    async def _resume_sources(self) -> None:
+        """Re-make the sources that stalled while their sites answer (``sources.to_remake`` says why), and put
+        back any source missing from the central stream (a re-make cut short)."""
+        assert self.js is not None
+        info = await self.js.stream_info(subj.CENTRAL_STREAM)
+        site_of = {subj.site_stream(s): s for s in self.sites}
+        states = [SourceState(site_of[src.name], None if src.active is None or src.active < 0 else src.active / 1e9)
+                  for src in info.sources or [] if src.name in site_of]
+        missing = set(self.sites) - {st.site for st in states}
+        last = info.state.last_seq
+        behind = {site: last - pos for site, pos in dict(self.applier.positions).items()}
+        now = time.monotonic()
+        remake = to_remake(states, {s for s, link in self.links.items() if link.up}, behind, self._remade, now)
+        if not remake and not missing:
+            return
+        cfg = self._central_stream()
+        if remake:
+            names = {subj.site_stream(s) for s in remake}
+            await self.js.update_stream(dataclasses.replace(
+                cfg, sources=[src for src in cfg.sources or [] if src.name not in names]))
+            self._remade.update(dict.fromkeys(remake, now))
+            log.info("central node: sourcing of %s re-made (stalled while the site answers)", ", ".join(remake))
+        if missing:
+            log.warning("central node: sourcing of %s put back", ", ".join(sorted(missing)))
+        await self.js.update_stream(cfg)
 
     def _applied_seqs(self) -> dict[str, int]:
         with self.db.session() as s:
