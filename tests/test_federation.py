@@ -1,6 +1,6 @@
 """Sites and a central node on real nats-server processes (a hub and a leaf server per site, each on its own
-ports and store directory): store-and-forward through a cut link and a killed central process, repeats,
-credentials, a site posing as another, and erasures for an offline site."""
+ports and store directory): store-and-forward through a cut link and a killed central process, a site killed
+mid-publish, repeats, credentials, a site posing as another, and erasures for an offline site."""
 
 from __future__ import annotations
 
@@ -20,59 +20,18 @@ import yaml
 from sqlalchemy import select
 
 from clearwatch.config import Config
-from clearwatch.events import EventService
-from clearwatch.events.model import Event, EventUpdate
-from clearwatch.events.outbox import Dispatcher
-from clearwatch.federation import CentralNode, FederationError, SiteLink, SiteTransport
+from clearwatch.federation import CentralNode, FederationError
 from clearwatch.federation.link import connect
 from clearwatch.federation.subjects import message_id, site_stream, site_subject
-from clearwatch.governance import AuditLog
 from clearwatch.storage import Database, EventRecord
 from clearwatch.storage.models import AuditRecord, FedSite
 from tests.conftest import SHARED
 from tests.support.natsd import Topology, nats_available
+from tests.support.site_rig import SiteRig
 
 pytestmark = pytest.mark.skipif(nats_available() is not None, reason=nats_available() or "")
 SITES = ["north", "south"]
 PHOTOS = SHARED / "data/faces/photos"
-
-
-class SiteRig:
-    """A site's event service and link, in this process: analytics replaced by a steady producer of events."""
-
-    def __init__(self, root: Path, topo: Topology, name: str):
-        self.config = Config.model_validate({"data_dir": str(root / name), "site": {
-            "name": name, "nats": topo.site_link(name)}})
-        self.db = Database(self.config.database_url)
-        self.db.migrate()
-        self.events = EventService(self.config, self.db)
-        self.link = SiteLink(self.config, self.db, audit=AuditLog(self.db), outbox=self.events.outbox,
-                             health=lambda: [])
-        self.events.dispatchers.append(Dispatcher(self.events.outbox, SiteTransport(self.link), max_backoff=1.0,
-                                                  poll=0.5))
-        self.produced: list[str] = []
-
-    def start(self) -> None:
-        self.link.start()
-        self.events.start()
-
-    def stop(self) -> None:
-        self.events.stop()
-        self.link.stop()
-        self.db.dispose()
-
-    def produce(self, until: float, rate: float = 10.0) -> None:
-        """``rate`` events a second, each a start then an end, until the monotonic clock passes ``until``."""
-        i = 0
-        while time.monotonic() < until:
-            t = time.time()
-            ev = Event(camera="gate", kind="object", label="person", start=t, score=0.9, track_id=i)
-            self.events.on_event(EventUpdate("start", ev), None)
-            ev.end = t + 0.05
-            self.events.on_event(EventUpdate("end", ev), None)
-            self.produced.append(ev.id)
-            i += 1
-            time.sleep(max(0.0, 1.0 / rate - (time.time() - t)))
 
 
 @pytest.fixture
@@ -112,7 +71,7 @@ def central_rows(db: Database) -> dict[str, EventRecord]:
 
 
 def test_link_cut_and_killed_central_lose_and_repeat_nothing(topo: Topology, tmp_path: Path) -> None:
-    rigs = {name: SiteRig(tmp_path, topo, name) for name in SITES}
+    rigs = {name: SiteRig(tmp_path, name, topo.site_link(name)) for name in SITES}
     for rig in rigs.values():
         rig.start()
     cfg_path = central_yaml(tmp_path, topo)
@@ -171,6 +130,72 @@ def test_link_cut_and_killed_central_lose_and_repeat_nothing(topo: Topology, tmp
         for rig in rigs.values():
             rig.stop()
         cdb.dispose()
+
+
+def start_site(root: Path, topo: Topology, name: str, seconds: float, log: Path) -> subprocess.Popen[bytes]:
+    """A site as a process of its own (``tests.support.site_rig``), producing events for ``seconds``."""
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "tests.support.site_rig", str(root), name,
+                                 json.dumps(topo.site_link(name)), str(seconds)], stdout=out, stderr=out,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def test_a_site_killed_mid_publish_and_restarted_loses_and_repeats_nothing(topo: Topology, tmp_path: Path) -> None:
+    ccfg = Config.model_validate(yaml.safe_load(central_yaml(tmp_path, topo).read_text()))
+    cdb = Database(ccfg.database_url)
+    cdb.migrate()
+    node = CentralNode(ccfg, cdb)
+    node.start()
+    log = tmp_path / "north.log"
+    try:
+        site = start_site(tmp_path, topo, "north", 60, log)
+        wait_for(lambda: "producing" in log.read_text(), 60, "the site producing")
+        wait_for(lambda: len(central_rows(cdb)) >= 30, 30, "the site's first events at the central node")
+        site.send_signal(signal.SIGKILL)  # in the middle of writing events and handing them to its server
+        site.wait(10)
+        topo.sites["north"].stop()  # and its server restarted too, while messages may be under way
+        topo.sites["north"].start()
+        site = start_site(tmp_path, topo, "north", 5, log)  # the same data: its outbox sends what was left
+        assert site.wait(90) == 0, log.read_text()[-3000:]
+        sdb = Database(Config.model_validate({"data_dir": str(tmp_path / "north")}).database_url)
+        with sdb.session() as s:
+            local = {r.id: r for r in s.scalars(select(EventRecord))}
+        sdb.dispose()
+        assert len(local) > 60, "the site produced before and after the kill"
+
+        def all_there() -> bool:
+            have = central_rows(cdb)
+            return all(e in have and have[e].end == r.end for e, r in local.items())
+
+        wait_for(all_there, 60, "every event the site holds, in its last state, at the central node")
+        have = central_rows(cdb)
+        assert set(have) == set(local), "events at the central node that the site does not hold"
+        with cdb.session() as s:
+            row = s.get(FedSite, "north")
+            assert row is not None
+            # every message of the site's stream applied once, in order: no gap, nothing refused
+            assert row.gaps == 0 and row.rejected == 0 and row.applied == row.last_seq
+        # and the site's stream holds each message once: what the killed process had handed over but not yet
+        # marked as sent went again after the restart, under the same id, and the server kept only the first
+        ids = asyncio.run(_stream_msg_ids(topo, "north"))
+        assert len(ids) == row.last_seq and len(set(ids)) == len(ids)
+    finally:
+        node.stop()
+        cdb.dispose()
+
+
+async def _stream_msg_ids(topo: Topology, site: str) -> list[str]:
+    conf = Config.model_validate({"site": {"name": site, "nats": topo.site_link(site)}}).site.nats
+    assert conf is not None
+    nc = await connect(conf, name="check")
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(site_stream(site))
+        seqs = range(info.state.first_seq, info.state.last_seq + 1)
+        msgs = [await js.get_msg(site_stream(site), seq) for seq in seqs]
+        return [str((m.headers or {}).get("Nats-Msg-Id")) for m in msgs]
+    finally:
+        await nc.close()
 
 
 def test_repeats_credentials_and_a_site_posing_as_another(topo: Topology, tmp_path: Path) -> None:
@@ -252,7 +277,7 @@ def test_erasure_waits_for_an_offline_site(topo: Topology, tmp_path: Path) -> No
     from clearwatch.governance.audit import Actor
     from clearwatch.storage.models import Person
 
-    rigs = {name: SiteRig(tmp_path, topo, name) for name in SITES}
+    rigs = {name: SiteRig(tmp_path, name, topo.site_link(name)) for name in SITES}
     now = __import__("datetime").datetime.now(__import__("datetime").UTC)
     for rig in rigs.values():
         with rig.db.session() as s:
@@ -307,7 +332,7 @@ def test_enrolments_and_users_reach_their_sites(topo: Topology, tmp_path: Path) 
     from clearwatch.identity import FaceRegistry, Photo
     from clearwatch.identity.crypto import Cipher
 
-    rigs = {name: SiteRig(tmp_path, topo, name) for name in SITES}
+    rigs = {name: SiteRig(tmp_path, name, topo.site_link(name)) for name in SITES}
     registries = {}
     for rig in rigs.values():
         rig.link.registry = registries.setdefault(rig.config.site.name, _registry_for(rig))
