@@ -250,8 +250,9 @@ def flow(args: argparse.Namespace, url: str, work: Path) -> dict[str, object]:
         back, cpu0 = marks["back"], marks["cpu"]
         backlog = len(sent) - marks["applied"]
         deadline = back + 900
-        # the hub's part: its sourcing re-made for every site stream (nats-server retries a source that failed
-        # while the hub was away only after a back-off), then the sites' backlogs copied into the central stream
+        # the hub's part: its sourcing of every site stream resumed (nats-server 2.9 would ask again only 5 s after
+        # asking while the leaf links were still down; the central node re-makes such sources once their sites
+        # answer), then the sites' backlogs copied into the central stream
         resumed: float | None = None  # the central stream grows again
         sourced_all: float | None = None  # the whole backlog in the central stream
         # polled from 0.5 s after the hub is back (the publishers' last half second): finer it cannot say
