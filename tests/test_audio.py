@@ -42,12 +42,17 @@ CAMERAS = {
 }
 
 
+# a camera on an RTSP server of its own, so that its stream can be cut without touching the others
+DOOR = "door"
+
+
 @dataclass
 class Site:
     svc: Service
     url: str
     token: str
     password: str
+    door: RtspServer
 
 
 @pytest.fixture(scope="module")
@@ -65,22 +70,27 @@ def site(h264_clip: Path, tmp_path_factory: pytest.TempPathFactory, output_dir: 
         clips[name] = path if path.exists() else with_sound(h264_clip, path, sound, SOUND_SECONDS)
     server = RtspServer(clips, log_dir=output_dir)
     server.start()
+    door = RtspServer({DOOR: clips["talk"]}, log_dir=output_dir)
+    door.start()
     lines = [f"data_dir: {tmp / 'data'}", "storage: {min_free: 0}", "web: {port: 0}",
              "record: {segment_seconds: 4}", "detect: {enabled: false}", "cameras:"]
     for name, (_, audio, _) in CAMERAS.items():
         lines += [f"  {name}:", f"    url: '{server.url(name)}'", "    reconnect: {initial_delay: 0.5, max_delay: 2}"]
         if audio:
             lines.append("    record: {audio: true}")
+    lines += [f"  {DOOR}:", f"    url: '{door.url(DOOR)}'", "    reconnect: {initial_delay: 0.5, max_delay: 2}",
+              "    record: {audio: true}"]
     svc = Service(parse_config("\n".join(lines) + "\n"))
     svc.start()
     users = Users(svc.db)
     user, password = users.create("sam", "operator", None, None)
-    site = Site(svc, f"127.0.0.1:{svc.web_port}", users.create_token(user, "tests"), password)
+    site = Site(svc, f"127.0.0.1:{svc.web_port}", users.create_token(user, "tests"), password, door)
     closed = lambda cam: [s for s in svc.index.list(cam) if s.status == "complete"]  # noqa: E731
     assert wait_for(lambda: all(len(closed(cam)) >= 2 for cam in CAMERAS), 40) is not None
     yield site
     svc.stop()
     server.stop()
+    door.stop()
 
 
 def _off_beat(onsets: list[float], tolerance: float = 0.06) -> list[float]:
@@ -97,7 +107,7 @@ def test_sound_is_recorded_in_sync_and_exported(site: Site, tmp_path: Path) -> N
     root = site.svc.config.recordings_dir
     # the camera's health says what of its sound is recorded, in the API as in the service
     expected = {"talk": "aac 16000 Hz", "intercom": "pcm_mulaw 8000 Hz as AAC", "opus": "opus 48000 Hz",
-                "quiet": None, "private": None}
+                "quiet": None, "private": None, DOOR: "aac 16000 Hz"}
     assert {h.camera: h.sound for h in site.svc.health()} == expected
     req = urllib.request.Request(f"http://{site.url}/api/system", headers={"Authorization": f"Bearer {site.token}"})
     with urllib.request.urlopen(req, timeout=10) as r:
@@ -247,4 +257,57 @@ def test_the_camera_page_plays_the_sound_when_asked(site: Site) -> None:
         page.goto(f"http://{site.url}/cameras/private", wait_until="domcontentloaded")
         page.wait_for_selector("#live-mode[data-mode]", timeout=20_000)
         assert page.locator("#live-sound").count() == 0
+        b.close()
+
+
+def test_live_sound_comes_back_after_the_camera_reconnects(site: Site) -> None:
+    """The camera page with sound on, through a cut stream: the page reopens its socket with the same setting, the
+    feed starts again with a new init segment, and sound plays again without a click."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: make test installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    cam = site.svc.units[DOOR].camera
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
+        page = b.new_page()
+        page.goto(f"http://{site.url}/login")
+        page.fill("input[name=username]", "sam")
+        page.fill("input[name=password]", site.password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"http://{site.url}/", wait_until="domcontentloaded")
+        page.goto(f"http://{site.url}/cameras/{DOOR}", wait_until="domcontentloaded")
+        live = "document.querySelector('#live-video')"
+        page.wait_for_function(f"() => {live}.currentTime > 0.5", timeout=20_000)
+        page.click("#live-sound")
+        page.wait_for_function(f"() => {live}.webkitAudioDecodedByteCount > 10000", timeout=20_000)
+        a = page.evaluate(f"() => {live}.webkitAudioDecodedByteCount")
+        time.sleep(2.0)
+        per_second = (page.evaluate(f"() => {live}.webkitAudioDecodedByteCount") - a) / 2.0
+        assert per_second > 1000, "the sound plays before the cut"
+        # sound decoded from now on, whether the page keeps its media element's counters or starts them afresh
+        page.evaluate(f"""() => {{
+            window.soundSince = 0;
+            let last = {live}.webkitAudioDecodedByteCount;
+            setInterval(() => {{
+                const now = document.querySelector('#live-video').webkitAudioDecodedByteCount;
+                window.soundSince += now >= last ? now - last : now;
+                last = now;
+            }}, 100);
+        }}""")
+        site.door.kill()  # the camera's stream is gone
+        assert wait_for(lambda: cam.health.state != "streaming", 20) is not None
+        time.sleep(2.0)  # what the page had buffered has played out
+        site.door.start()
+        assert wait_for(lambda: cam.health.state == "streaming", 30) is not None
+        page.evaluate("() => { window.soundSince = 0; }")
+        # 2.5 s of sound decoded after the camera came back
+        page.wait_for_function(f"() => window.soundSince > {2.5 * per_second}", timeout=30_000)
+        assert not page.evaluate(f"() => {live}.muted")
+        assert "with sound" in page.inner_text("#live-mode")
+        t1 = page.evaluate(f"() => {live}.currentTime")
+        time.sleep(2.0)
+        t2 = page.evaluate(f"() => {live}.currentTime")
+        assert t2 - t1 > 1.2, f"after the reconnect the live video plays: {t1:.2f} → {t2:.2f}"
         b.close()

@@ -273,7 +273,7 @@ def test_refusals_and_the_h265_fallback(live: Live) -> None:
         assert json.loads(ws.recv(timeout=10))["width"] == 1920, "the same session from the console's own page"
     with _connect(live, "yard") as ws:
         msg = json.loads(ws.recv(timeout=10))
-    assert "HEVC" in msg["fallback"]
+    assert "HEVC" in msg["fallback"] and msg["retry"] is False, "a lasting reason: the page does not ask again"
 
 
 def test_camera_page_plays_the_main_stream_in_chromium(live: Live, output_dir: Path) -> None:

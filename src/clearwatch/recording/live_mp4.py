@@ -142,6 +142,7 @@ class LiveMp4:
         self._init: bytes | None = None
         self._codec: str | None = None
         self.unplayable: str | None = "the camera is not connected"  # why a browser cannot play it, when so
+        self.connected = False  # a stream of the camera's is open now (when not, whatever stops it is passing)
         self._size = (0, 0)
         self._gop: list[tuple[int, bytes]] = []
         self._gop_bytes = 0
@@ -162,6 +163,7 @@ class LiveMp4:
 
     def on_connect(self, stream: av.video.stream.VideoStream) -> None:
         self._close_muxer("the camera reconnected")
+        self.connected = True
         cc = stream.codec_context
         if cc.name != "h264":
             self.unplayable = f"the camera sends {cc.name.upper()}, which browsers here cannot play as it is"
@@ -262,6 +264,7 @@ class LiveMp4:
     def on_disconnect(self) -> None:
         self._close_muxer("the camera disconnected")
         self._track = None
+        self.connected = False
         self.unplayable = "the camera is not connected"
 
     def _publish(self, fragment: bytes, keyframe: bool, track: int = VIDEO) -> None:

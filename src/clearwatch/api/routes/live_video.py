@@ -3,7 +3,8 @@ Extensions in the browser. No decoding or encoding on the server.
 
 The first message is text (JSON): either how to play the stream (``codec``, ``width``, ``height``) or why it
 cannot be played this way (``fallback``: an H.265 camera, a camera with privacy masks for a role that may not see
-past them — masks are burned in only on the MJPEG picture —, a disconnected camera). Then binary messages: the
+past them — masks are burned in only on the MJPEG picture —, a disconnected camera; ``retry`` true when that passes
+by itself, so the page asks again). Then binary messages: the
 init segment, the fragments of the current GOP, and a fragment per frame as they come. A viewer that cannot keep
 up skips to the next keyframe; the socket closes with 1012 when the camera reconnects (a new stream).
 
@@ -67,7 +68,8 @@ async def live_video(ws: WebSocket, camera: str, stream: Literal["main", "sub", 
     kind = SocketViewer if transport is not None else Viewer
     joined = feed.join(wake, audio, kind) if feed is not None and not why else None
     if joined is None:
-        await ws.send_json({"fallback": why or (feed.unplayable if feed is not None else "") or "not playable"})
+        await ws.send_json({"fallback": why or (feed.unplayable if feed is not None else "") or "not playable",
+                            "retry": not why and feed is not None and not feed.connected})
         await ws.close()
         return
     opening, viewer = joined

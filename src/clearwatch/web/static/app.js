@@ -45,8 +45,9 @@ async function livePage() {
 function liveVideo(video, img, note, cam, stream = "main", sound = false) {
   let ws = null, sb = null, asb = null, queue = [], aqueue = [], done = false;
   const mjpeg = `/api/cameras/${encodeURIComponent(cam)}/live.mjpeg`;
-  function fallback(why) {
-    done = true; video.hidden = true; img.hidden = false;
+  function fallback(why, retry = false) {
+    // a camera that is away comes back: its live stream is asked for again (onclose), the picture shown meanwhile
+    done = !retry; video.hidden = true; img.hidden = false;
     if (!img.getAttribute("src")) img.src = mjpeg;
     note.textContent = `MJPEG fallback: ${why}`; note.dataset.mode = "mjpeg";
   }
@@ -86,7 +87,7 @@ function liveVideo(video, img, note, cam, stream = "main", sound = false) {
         return;
       }
       const info = JSON.parse(m.data);
-      if (info.fallback) { fallback(info.fallback); ws.close(); return; }
+      if (info.fallback) { fallback(info.fallback, info.retry); ws.close(); return; }
       const type = `video/mp4; codecs="${info.codec}"`;
       if (!MediaSource.isTypeSupported(type)) { fallback(`this browser cannot play ${info.codec}`); ws.close(); return; }
       tracks = !!info.audio;
