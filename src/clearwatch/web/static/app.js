@@ -46,8 +46,10 @@ function liveVideo(video, img, note, cam, stream = "main", sound = false) {
   let ws = null, sb = null, asb = null, queue = [], aqueue = [], done = false;
   const mjpeg = `/api/cameras/${encodeURIComponent(cam)}/live.mjpeg`;
   function fallback(why, retry = false) {
-    // a camera that is away comes back: its live stream is asked for again (onclose), the picture shown meanwhile
-    done = !retry; video.hidden = true; img.hidden = false;
+    // a camera that is away comes back: its live stream is asked for again (onclose), the picture shown meanwhile;
+    // a view stopped meanwhile stays stopped
+    if (!retry) done = true;
+    video.hidden = true; img.hidden = false;
     if (!img.getAttribute("src")) img.src = mjpeg;
     note.textContent = `MJPEG fallback: ${why}`; note.dataset.mode = "mjpeg";
   }
