@@ -72,9 +72,7 @@ async def publisher(topo: Topology, site: str, rate: float, stop: asyncio.Event,
                     ) -> None:
     from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 
-    conf = Config.model_validate({"site": {"name": site, "nats": topo.site_link(site)}}).site.nats
-    assert conf is not None
-    nc = await connect(conf, name=f"bench-{site}")
+    nc = await connect(topo.site_nats(site), name=f"bench-{site}")
     js = nc.jetstream()
     await js.add_stream(StreamConfig(name=site_stream(site), subjects=[f"cw.site.{site}.>"], storage=StorageType.FILE,
                                      max_age=86400.0, discard=DiscardPolicy.OLD, duplicate_window=600.0))
@@ -107,9 +105,7 @@ class Responders:
     async def _start(self, topo: Topology, sites: list[str]) -> list[Any]:
         clients = []
         for site in sites:
-            conf = Config.model_validate({"site": {"name": site, "nats": topo.site_link(site)}}).site.nats
-            assert conf is not None
-            nc = await connect(conf, name=f"bench-{site}-pings")
+            nc = await connect(topo.site_nats(site), name=f"bench-{site}-pings")
 
             async def pong(msg: Any, site: str = site) -> None:
                 await msg.respond(json.dumps({"site": site, "key": "health", "time": time.time(), "cameras": [],

@@ -215,21 +215,27 @@ def test_live_sound_only_on_request_and_on_the_audit_trail(site: Site, tmp_path:
     assert sum(1 for cam, d in ends if d.get("audio")) == 1
 
 
+def _camera_page(pw: Any, site: Site, camera: str) -> tuple[Any, Any]:
+    """Chromium (sound allowed without a gesture), logged in as sam, on ``camera``'s page: (browser, page)."""
+    b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                           args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
+    page = b.new_page()
+    page.goto(f"http://{site.url}/login")
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", site.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"http://{site.url}/", wait_until="domcontentloaded")
+    page.goto(f"http://{site.url}/cameras/{camera}", wait_until="domcontentloaded")
+    return b, page
+
+
 def test_the_camera_page_plays_the_sound_when_asked(site: Site) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} missing: make test installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
-        page = b.new_page()
-        page.goto(f"http://{site.url}/login")
-        page.fill("input[name=username]", "sam")
-        page.fill("input[name=password]", site.password)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"http://{site.url}/", wait_until="domcontentloaded")
-        page.goto(f"http://{site.url}/cameras/talk", wait_until="domcontentloaded")
+        b, page = _camera_page(pw, site, "talk")
         live = "document.querySelector('#live-video')"
         page.wait_for_function(f"() => {live}.currentTime > 0.5", timeout=20_000)
         assert page.evaluate(f"() => {live}.muted"), "muted until asked"
@@ -269,15 +275,7 @@ def test_live_sound_comes_back_after_the_camera_reconnects(site: Site) -> None:
 
     cam = site.svc.units[DOOR].camera
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
-        page = b.new_page()
-        page.goto(f"http://{site.url}/login")
-        page.fill("input[name=username]", "sam")
-        page.fill("input[name=password]", site.password)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"http://{site.url}/", wait_until="domcontentloaded")
-        page.goto(f"http://{site.url}/cameras/{DOOR}", wait_until="domcontentloaded")
+        b, page = _camera_page(pw, site, DOOR)
         live = "document.querySelector('#live-video')"
         page.wait_for_function(f"() => {live}.currentTime > 0.5", timeout=20_000)
         page.click("#live-sound")

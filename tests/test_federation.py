@@ -132,6 +132,16 @@ def test_link_cut_and_killed_central_lose_and_repeat_nothing(topo: Topology, tmp
         cdb.dispose()
 
 
+def start_central_node(root: Path, topo: Topology) -> tuple[CentralNode, Database]:
+    """A central node in this process, on its own SQLite database."""
+    ccfg = Config.model_validate(yaml.safe_load(central_yaml(root, topo).read_text()))
+    cdb = Database(ccfg.database_url)
+    cdb.migrate()
+    node = CentralNode(ccfg, cdb)
+    node.start()
+    return node, cdb
+
+
 def start_site(root: Path, topo: Topology, name: str, seconds: float, log: Path) -> subprocess.Popen[bytes]:
     """A site as a process of its own (``tests.support.site_rig``), producing events for ``seconds``."""
     with log.open("ab") as out:
@@ -141,11 +151,7 @@ def start_site(root: Path, topo: Topology, name: str, seconds: float, log: Path)
 
 
 def test_a_site_killed_mid_publish_and_restarted_loses_and_repeats_nothing(topo: Topology, tmp_path: Path) -> None:
-    ccfg = Config.model_validate(yaml.safe_load(central_yaml(tmp_path, topo).read_text()))
-    cdb = Database(ccfg.database_url)
-    cdb.migrate()
-    node = CentralNode(ccfg, cdb)
-    node.start()
+    node, cdb = start_central_node(tmp_path, topo)
     log = tmp_path / "north.log"
     try:
         site = start_site(tmp_path, topo, "north", 60, log)
@@ -185,9 +191,7 @@ def test_a_site_killed_mid_publish_and_restarted_loses_and_repeats_nothing(topo:
 
 
 async def _stream_msg_ids(topo: Topology, site: str) -> list[str]:
-    conf = Config.model_validate({"site": {"name": site, "nats": topo.site_link(site)}}).site.nats
-    assert conf is not None
-    nc = await connect(conf, name="check")
+    nc = await connect(topo.site_nats(site), name="check")
     try:
         js = nc.jetstream()
         info = await js.stream_info(site_stream(site))
@@ -203,22 +207,17 @@ def test_repeats_credentials_and_a_site_posing_as_another(topo: Topology, tmp_pa
     from nats.errors import TimeoutError as NatsTimeout
     from nats.js.errors import NoStreamResponseError
 
-    ccfg = Config.model_validate(yaml.safe_load(central_yaml(tmp_path, topo).read_text()))
-    cdb = Database(ccfg.database_url)
-    cdb.migrate()
-    node = CentralNode(ccfg, cdb)
-    node.start()
-    south = Config.model_validate({"site": {"name": "south", "nats": topo.site_link("south")}})
-    assert south.site.nats is not None
+    node, cdb = start_central_node(tmp_path, topo)
+    south = topo.site_nats("south")
 
     async def scenario() -> dict[str, object]:
         out: dict[str, object] = {}
-        wrong = south.site.nats.model_copy(update={"password": "guess"})  # type: ignore[union-attr]
+        wrong = south.model_copy(update={"password": "guess"})
         try:
             await connect(wrong, name="wrong")
         except FederationError as exc:
             out["wrong"] = str(exc)
-        nc = await connect(south.site.nats, name="south")  # type: ignore[arg-type]
+        nc = await connect(south, name="south")
         js = nc.jetstream()
         from nats.js.api import StreamConfig
 
@@ -285,11 +284,7 @@ def test_erasure_waits_for_an_offline_site(topo: Topology, tmp_path: Path) -> No
                          legal_basis="staff", enrolled_by="hr", created_at=now, updated_at=now))
         rig.link.registry = _registry_for(rig)
         rig.start()
-    ccfg = Config.model_validate(yaml.safe_load(central_yaml(tmp_path, topo).read_text()))
-    cdb = Database(ccfg.database_url)
-    cdb.migrate()
-    node = CentralNode(ccfg, cdb)
-    node.start()
+    node, cdb = start_central_node(tmp_path, topo)
     try:
         wait_for(lambda: all(node.links[s].up for s in SITES), 20, "both sites linked")
         topo.sites["south"].stop()  # south is offline

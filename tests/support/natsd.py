@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from clearwatch.config.federation import CentralConfig, CentralSiteConfig, site_domain
+from clearwatch.config.federation import CentralConfig, CentralSiteConfig, SiteLinkConfig, site_domain
 from clearwatch.federation.natsconf import hub_conf, server_version, site_conf
 from tests.support.servers import free_port
 
@@ -101,6 +101,10 @@ class Topology:
         """The ``site.nats`` section of that site's Clearwatch config."""
         return {"url": f"nats://127.0.0.1:{self.sites[site].port}", "user": "clearwatch",
                 "password": f"local-{site}", "health_interval": 1.0, **extra}
+
+    def site_nats(self, site: str) -> SiteLinkConfig:
+        """The same, validated: for connecting to that site's server directly."""
+        return SiteLinkConfig.model_validate(self.site_link(site))
 
     def central_section(self) -> dict[str, object]:
         return self.central.model_dump(mode="json")
